@@ -1,0 +1,336 @@
+"""Catalogue and enrolment: programmes, lectures, speakers, venues, enrolments."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, MinValueValidator, URLValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import OrgUnit
+
+http_url_validator = URLValidator(
+    schemes=["http", "https"], message=_("Enter an http:// or https:// address.")
+)
+description_validator = MaxLengthValidator(settings.LECTURE_DESCRIPTION_MAX_CHARS)
+
+
+def validate_stream_url(value: str) -> None:
+    """An absolute http(s) URL, or a site path such as ``/demo/hls/live.m3u8``."""
+    if value.startswith("/") and not value.startswith("//"):
+        if any(c.isspace() for c in value):
+            raise ValidationError(_("Enter an http:// or https:// address."), code="invalid")
+        return
+    http_url_validator(value)
+
+
+class Speaker(models.Model):
+    name = models.CharField(_("name"), max_length=50)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    organisation = models.CharField(_("organisation"), max_length=200, blank=True)
+    bio = models.TextField(_("biography"), blank=True, validators=[description_validator])
+    photo = models.ImageField(_("photo"), upload_to="speakers/", blank=True)
+
+    class Meta:
+        verbose_name = _("speaker")
+        verbose_name_plural = _("speakers")
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Venue(models.Model):
+    """An in-person viewing site (集中收看点): a party school or a hall."""
+
+    class Kind(models.TextChoices):
+        PARTY_SCHOOL = "party_school", _("Party school")
+        HALL = "hall", _("Meeting hall")
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    unit = models.ForeignKey(
+        OrgUnit, verbose_name=_("unit"), on_delete=models.PROTECT, related_name="venues"
+    )
+    capacity = models.PositiveIntegerField(_("capacity"), validators=[MinValueValidator(1)])
+    address = models.CharField(_("address"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("venue")
+        verbose_name_plural = _("venues")
+        ordering = ("name",)
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.CheckConstraint(
+                condition=models.Q(capacity__gte=1), name="venue_capacity_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Programme(models.Model):
+    """A training programme (专题培训), e.g. ten weekly lectures on AI."""
+
+    class EnrolmentMode(models.TextChoices):
+        VOLUNTARY = "voluntary", _("Voluntary")
+        ASSIGNED = "assigned", _("Assigned")
+
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(
+        _("description"), blank=True, validators=[description_validator]
+    )
+    organiser_unit = models.ForeignKey(
+        OrgUnit,
+        verbose_name=_("organising unit"),
+        on_delete=models.PROTECT,
+        related_name="organised_programmes",
+    )
+    audience = models.ManyToManyField(
+        OrgUnit,
+        verbose_name=_("audience"),
+        related_name="audience_programmes",
+        help_text=_("Cadres in these units' subtrees may enrol."),
+    )
+    enrolment_mode = models.CharField(
+        _("enrolment"),
+        max_length=20,
+        choices=EnrolmentMode.choices,
+        default=EnrolmentMode.VOLUNTARY,
+    )
+    replays_count = models.BooleanField(
+        _("replays count for credit"), default=True
+    )
+    is_published = models.BooleanField(_("published"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("programme")
+        verbose_name_plural = _("programmes")
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Lecture(models.Model):
+    """One lecture (堂课) of a programme."""
+
+    class Category(models.TextChoices):
+        GENERAL = "general", _("General knowledge")
+        INDUSTRY = "industry", _("Industry overview")
+        APPLICATION = "application", _("Industrial application")
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Upcoming")
+        LIVE = "live", _("Live")
+        ENDED = "ended", _("Ended")
+
+    class Override(models.TextChoices):
+        AUTO = "", _("Automatic (by time)")
+        LIVE = "live", _("Force live")
+        ENDED = "ended", _("Force ended")
+
+    programme = models.ForeignKey(
+        Programme,
+        verbose_name=_("programme"),
+        on_delete=models.CASCADE,
+        related_name="lectures",
+    )
+    sequence = models.PositiveSmallIntegerField(_("lecture no."), validators=[MinValueValidator(1)])
+    title = models.CharField(_("title"), max_length=200)
+    summary = models.TextField(_("summary"), blank=True, validators=[description_validator])
+    category = models.CharField(
+        _("category"), max_length=20, choices=Category.choices, default=Category.GENERAL
+    )
+    speakers = models.ManyToManyField(
+        Speaker, verbose_name=_("speakers"), related_name="lectures", blank=True
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    duration_minutes = models.PositiveIntegerField(
+        _("duration (minutes)"), default=90, validators=[MinValueValidator(1)]
+    )
+    ends_at = models.DateTimeField(_("ends at"), editable=False)
+    status_override = models.CharField(
+        _("status override"), max_length=10, choices=Override.choices, blank=True, default=""
+    )
+    stream_url = models.CharField(
+        _("live stream URL (HLS)"), max_length=500, blank=True, validators=[validate_stream_url]
+    )
+    replay_url = models.CharField(
+        _("replay URL (HLS)"), max_length=500, blank=True, validators=[validate_stream_url]
+    )
+    credit_hours = models.DecimalField(
+        _("study-hour credit"),
+        max_digits=4,
+        decimal_places=1,
+        default=Decimal("2.0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    completion_ratio = models.DecimalField(
+        _("completion threshold"),
+        max_digits=3,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Share of the duration to watch for completion; empty = site default."),
+    )
+    venues = models.ManyToManyField(
+        Venue, verbose_name=_("venues"), related_name="lectures", blank=True
+    )
+    moderators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("extra moderators"),
+        related_name="moderated_lectures",
+        blank=True,
+    )
+
+    class Meta:
+        verbose_name = _("lecture")
+        verbose_name_plural = _("lectures")
+        ordering = ("starts_at",)
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["programme", "sequence"], name="lecture_unique_sequence"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(duration_minutes__gte=1), name="lecture_duration_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="lecture_ends_after_start",
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["starts_at"], name="lecture_starts_at"),
+            models.Index(fields=["ends_at"], name="lecture_ends_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.programme} · {self.sequence}. {self.title}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # ends_at is derived state stored for range queries ("live now", overlaps).
+        self.ends_at = self.compute_ends_at()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "ends_at" not in update_fields:  # type: ignore[operator]
+            kwargs["update_fields"] = [*update_fields, "ends_at"]  # type: ignore[misc]
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def compute_ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=int(self.duration_minutes or 0))
+
+    def status_at(self, now: datetime) -> str:
+        if self.status_override:
+            return self.status_override
+        if now < self.starts_at:
+            return self.Status.SCHEDULED
+        if now < self.compute_ends_at():
+            return self.Status.LIVE
+        return self.Status.ENDED
+
+    @property
+    def status(self) -> str:
+        return self.status_at(timezone.now())
+
+    def get_status_display_now(self) -> str:
+        return str(self.Status(self.status).label)
+
+    @property
+    def effective_completion_ratio(self) -> Decimal:
+        if self.completion_ratio is not None:
+            return self.completion_ratio
+        return Decimal(str(settings.ATTENDANCE_COMPLETION_RATIO))
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.starts_at and self.duration_minutes and self.programme_id:
+            ends_at = self.compute_ends_at()
+            clash = (
+                Lecture.objects.filter(
+                    programme_id=self.programme_id,
+                    starts_at__lt=ends_at,
+                    ends_at__gt=self.starts_at,
+                )
+                .exclude(pk=self.pk)
+                .order_by("starts_at")
+                .first()
+            )
+            if clash is not None:
+                errors.setdefault("starts_at", []).append(
+                    str(
+                        _("This time overlaps lecture %(seq)s “%(title)s” of the programme.")
+                        % {"seq": clash.sequence, "title": clash.title}
+                    )
+                )
+        if self.completion_ratio is not None and not (0 < self.completion_ratio <= 1):
+            errors.setdefault("completion_ratio", []).append(
+                str(_("The threshold must be greater than 0 and at most 1."))
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+class Enrolment(models.Model):
+    """A cadre's enrolment in a programme (self-enrolled or assigned in a cohort)."""
+
+    class Source(models.TextChoices):
+        SELF = "self", _("Self-enrolled")
+        ASSIGNED = "assigned", _("Assigned by organiser")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Enrolled")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("cadre"),
+        on_delete=models.CASCADE,
+        related_name="enrolments",
+    )
+    programme = models.ForeignKey(
+        Programme,
+        verbose_name=_("programme"),
+        on_delete=models.CASCADE,
+        related_name="enrolments",
+    )
+    venue = models.ForeignKey(
+        Venue,
+        verbose_name=_("venue"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="enrolments",
+        help_text=_("For cadres who watch together at a venue."),
+    )
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.SELF
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    enrolled_at = models.DateTimeField(_("enrolled at"), default=timezone.now)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("enrolment")
+        verbose_name_plural = _("enrolments")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["user", "programme"], name="enrolment_unique")
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["programme", "status"], name="enrolment_prog_status")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.programme}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE

@@ -1,0 +1,146 @@
+"""Read use cases of the courses app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from courses.models import Enrolment, Lecture, Programme
+from portal.models import OrgUnit, User
+from portal.scopes import Capability, scope_for
+
+
+def unit_ancestor_paths(unit: OrgUnit) -> list[str]:
+    """The paths of ``unit`` and all its ancestors (cheap: derived from the path)."""
+    step = OrgUnit.steplen
+    return [unit.path[: step * i] for i in range(1, unit.depth + 1)]
+
+
+def programme_list_published() -> QuerySet[Programme]:
+    return Programme.objects.filter(is_published=True).select_related("organiser_unit")
+
+
+def programme_list_for_user(*, user: User) -> QuerySet[Programme]:
+    """Published programmes whose audience covers the user's unit (the catalogue)."""
+    qs = programme_list_published()
+    if user.is_superuser or user.unit_id is None:
+        return qs
+    assert user.unit is not None
+    return qs.filter(audience__path__in=unit_ancestor_paths(user.unit)).distinct()
+
+
+def programme_list_managed(*, user: User) -> QuerySet[Programme]:
+    """Programmes the user may manage (organiser scope over the organising unit)."""
+    scope = scope_for(user=user, capability=Capability.MANAGE_PROGRAMMES)
+    return Programme.objects.filter(scope.q("organiser_unit__")).select_related(
+        "organiser_unit"
+    )
+
+
+def user_in_audience(*, user: User, programme: Programme) -> bool:
+    if user.unit is None:
+        return False
+    return programme.audience.filter(path__in=unit_ancestor_paths(user.unit)).exists()
+
+
+def enrolment_get_active(*, user: User, programme_id: int) -> Enrolment | None:
+    if not user.is_authenticated:
+        return None
+    return (
+        Enrolment.objects.filter(
+            user=user, programme_id=programme_id, status=Enrolment.Status.ACTIVE
+        )
+        .select_related("venue")
+        .first()
+    )
+
+
+def lecture_status_q(status: str, *, now: datetime | None = None) -> Q:
+    """A filter on lectures matching a protocol status, override included."""
+    now = now or timezone.now()
+    auto = Q(status_override="")
+    if status == Lecture.Status.SCHEDULED:
+        return auto & Q(starts_at__gt=now)
+    if status == Lecture.Status.LIVE:
+        return Q(status_override=Lecture.Status.LIVE) | (
+            auto & Q(starts_at__lte=now, ends_at__gt=now)
+        )
+    if status == Lecture.Status.ENDED:
+        return Q(status_override=Lecture.Status.ENDED) | (auto & Q(ends_at__lte=now))
+    raise ValueError(status)
+
+
+def lecture_queryset() -> QuerySet[Lecture]:
+    return Lecture.objects.select_related("programme").prefetch_related(
+        Prefetch("speakers")
+    )
+
+
+def lecture_search(
+    *,
+    user: User,
+    text: str = "",
+    category: str = "",
+    status: str = "",
+    programme_id: int | None = None,
+) -> QuerySet[Lecture]:
+    """The catalogue: lectures of programmes open to ``user``, filtered."""
+    programmes = programme_list_for_user(user=user)
+    qs = lecture_queryset().filter(programme__in=programmes)
+    if text:
+        qs = qs.filter(
+            Q(title__icontains=text)
+            | Q(summary__icontains=text)
+            | Q(speakers__name__icontains=text)
+            | Q(programme__title__icontains=text)
+        ).distinct()
+    if category:
+        qs = qs.filter(category=category)
+    if status:
+        qs = qs.filter(lecture_status_q(status))
+    if programme_id is not None:
+        qs = qs.filter(programme_id=programme_id)
+    return qs.order_by("starts_at")
+
+
+def lecture_list_for_home(*, user: User, limit: int = 20) -> list[Lecture]:
+    """Live and upcoming lectures of the programmes the user is enrolled in."""
+    programme_ids = Enrolment.objects.filter(
+        user=user, status=Enrolment.Status.ACTIVE
+    ).values("programme_id")
+    now = timezone.now()
+    qs = (
+        lecture_queryset()
+        .filter(programme_id__in=programme_ids)
+        .filter(lecture_status_q(Lecture.Status.LIVE, now=now) | lecture_status_q(
+            Lecture.Status.SCHEDULED, now=now
+        ))
+        .order_by("starts_at")
+    )
+    return list(qs[:limit])
+
+
+def lecture_list_recent_for_home(*, user: User, limit: int = 5) -> list[Lecture]:
+    """Ended lectures of the user's programmes, newest first (for replays)."""
+    programme_ids = Enrolment.objects.filter(
+        user=user, status=Enrolment.Status.ACTIVE
+    ).values("programme_id")
+    qs = (
+        lecture_queryset()
+        .filter(programme_id__in=programme_ids)
+        .filter(lecture_status_q(Lecture.Status.ENDED))
+        .order_by("-starts_at")
+    )
+    return list(qs[:limit])
+
+
+def lecture_is_moderator(*, user: User, lecture: Lecture) -> bool:
+    """Organisers over the programme's organising unit and named moderators moderate."""
+    if not user.is_authenticated:
+        return False
+    scope = scope_for(user=user, capability=Capability.MANAGE_PROGRAMMES)
+    if scope.contains(lecture.programme.organiser_unit):
+        return True
+    return lecture.moderators.filter(pk=user.pk).exists()

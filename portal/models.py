@@ -1,0 +1,177 @@
+"""Portal domain: the org tree, users and their roles (scope roots)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from treebeard.mp_tree import MP_Node
+
+phone_validator = RegexValidator(
+    r"^1[3-9]\d{9}$", _("Enter a valid 11-digit mainland mobile number.")
+)
+unit_code_validator = RegexValidator(
+    r"^\d{12}$", _("An administrative division code has exactly 12 digits.")
+)
+
+
+class OrgUnit(MP_Node):
+    """A node of the province's organisation tree (materialised path, django-treebeard).
+
+    Territorial units form the five levels; organisation departments, party schools and
+    bureaus hang below the territorial unit they belong to.
+    """
+
+    class Kind(models.TextChoices):
+        PROVINCE = "province", _("Province")
+        CITY = "city", _("City")
+        COUNTY = "county", _("County / district")
+        TOWNSHIP = "township", _("Township / street")
+        VILLAGE = "village", _("Village / community")
+        ORG_DEPARTMENT = "org_department", _("Organisation department")
+        PARTY_SCHOOL = "party_school", _("Party school")
+        BUREAU = "bureau", _("Bureau / agency")
+
+    TERRITORIAL: ClassVar[tuple[str, ...]] = (
+        Kind.PROVINCE,
+        Kind.CITY,
+        Kind.COUNTY,
+        Kind.TOWNSHIP,
+        Kind.VILLAGE,
+    )
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    code = models.CharField(
+        _("administrative code"),
+        max_length=12,
+        unique=True,
+        null=True,
+        blank=True,
+        validators=[unit_code_validator],
+        help_text=_("The 12-digit administrative division code, where one exists."),
+    )
+
+    class Meta:
+        verbose_name = _("organisation unit")
+        verbose_name_plural = _("organisation units")
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["kind", "depth"], name="orgunit_kind_depth"),
+            # LIKE 'prefix%' subtree queries on PostgreSQL with a non-C collation.
+            models.Index(
+                fields=["path"], name="orgunit_path_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_territorial(self) -> bool:
+        return self.kind in self.TERRITORIAL
+
+    def contains(self, other: OrgUnit) -> bool:
+        """True when ``other`` is this unit or inside its subtree."""
+        return other.path.startswith(self.path)
+
+
+class User(AbstractUser):
+    """A cadre, an organiser or party-school staff. Scope comes from ``Role`` rows."""
+
+    full_name = models.CharField(_("full name"), max_length=50, blank=True)
+    phone = models.CharField(
+        _("mobile phone"),
+        max_length=11,
+        unique=True,
+        null=True,
+        blank=True,
+        validators=[phone_validator],
+    )
+    unit = models.ForeignKey(
+        OrgUnit,
+        verbose_name=_("unit"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+    )
+    job_title = models.CharField(_("position"), max_length=100, blank=True)
+
+    objects: ClassVar[UserManager[User]] = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.get_full_name() or self.username
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone)
+
+
+def mask_phone(phone: str | None) -> str:
+    """``13812345678`` → ``138****5678``; empty stays empty."""
+    if not phone:
+        return ""
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
+class Role(models.Model):
+    """A staff role over a subtree of the org tree (the scope root)."""
+
+    class Kind(models.TextChoices):
+        ORGANISER = "organiser", _("Organiser (organisation department)")
+        SCHOOL = "school", _("Party-school staff")
+
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="roles"
+    )
+    kind = models.CharField(_("role"), max_length=20, choices=Kind.choices)
+    unit = models.ForeignKey(
+        OrgUnit,
+        verbose_name=_("scope root"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The role covers this unit and everything below it."),
+    )
+
+    class Meta:
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["user", "kind", "unit"], name="role_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_kind_display()} · {self.unit}"
+
+
+class AuditLog(models.Model):
+    """Who did what, when: organiser actions and report exports."""
+
+    at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=64)
+    target = models.CharField(_("target"), max_length=200, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
+        ordering = ("-at",)
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.action} {self.target}"
