@@ -1,7 +1,21 @@
+"""Root URLconf. Paths in ARCHITECTURE.md §7.3 are a contract."""
+
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
+
+from portal import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("healthz/", health.healthz, name="healthz"),
+    path("", include("livestream.urls")),
+    path("", include("notifications.urls")),
+    path("", include("courses.urls")),
+    path("", include("portal.urls_portal")),
 ]
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

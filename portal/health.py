@@ -1,0 +1,12 @@
+"""``/healthz/``: database, redis, channel layer, broker (to be completed)."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok", "checks": {"database": "ok"}})

@@ -1,0 +1,124 @@
+"""Shared fixtures: a small org tree, users with roles, a programme with lectures.
+
+Services: PostgreSQL is chosen in ``portal/settings_test.py``. Redis-backed tests ask for the
+``redis_url`` fixture; with ``CI=true`` (or ``REQUIRE_SERVICES=1``) a missing Redis or
+Chromium fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+
+from courses.models import Lecture, Programme
+from portal.models import OrgUnit, Role, User
+from tests.factories import (
+    LectureFactory,
+    ProgrammeFactory,
+    RoleFactory,
+    UserFactory,
+    unit_create,
+)
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API + ORM
+
+REQUIRE_SERVICES = os.environ.get("CI", "").lower() == "true" or os.environ.get(
+    "REQUIRE_SERVICES", ""
+) in ("1", "true")
+
+
+def service_missing(what: str) -> None:
+    """Skip locally, fail in CI: nothing may be skipped for a missing service there."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required in CI but is not available")
+    pytest.skip(f"{what} not available")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A clean real Redis database for this test."""
+    import redis
+
+    url: str = settings.TEST_REDIS_URL
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError:
+        service_missing("Redis")
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        service_missing("Chromium")
+    return path
+
+
+@dataclass
+class Tree:
+    province: OrgUnit
+    hangzhou: OrgUnit
+    ningbo: OrgUnit
+    xihu: OrgUnit  # a county of Hangzhou
+    yuhang: OrgUnit  # another county of Hangzhou
+    lingyin: OrgUnit  # a township in Xihu
+    village: OrgUnit  # a village in Lingyin
+    haishu: OrgUnit  # a county of Ningbo
+
+
+@pytest.fixture
+def tree(db: None) -> Tree:
+    province = unit_create(name="浙江省", kind="province", code="330000000000")
+    hangzhou = unit_create(name="杭州市", kind="city", parent=province, code="330100000000")
+    ningbo = unit_create(name="宁波市", kind="city", parent=province, code="330200000000")
+    xihu = unit_create(name="西湖区", kind="county", parent=hangzhou, code="330106000000")
+    yuhang = unit_create(name="余杭区", kind="county", parent=hangzhou, code="330110000000")
+    lingyin = unit_create(name="灵隐街道", kind="township", parent=xihu, code="330106004000")
+    village = unit_create(name="灵隐村", kind="village", parent=lingyin, code="330106004001")
+    haishu = unit_create(name="海曙区", kind="county", parent=ningbo, code="330203000000")
+    return Tree(province, hangzhou, ningbo, xihu, yuhang, lingyin, village, haishu)
+
+
+@pytest.fixture
+def cadre(tree: Tree) -> User:
+    return UserFactory(username="cadre1", full_name="张三", unit=tree.lingyin,
+                       phone="13812345678")
+
+
+@pytest.fixture
+def outsider(tree: Tree) -> User:
+    return UserFactory(username="outsider", full_name="李四", unit=tree.haishu)
+
+
+@pytest.fixture
+def organiser(tree: Tree) -> User:
+    user = UserFactory(username="org-hz", full_name="杭州组织部", unit=tree.hangzhou,
+                       is_staff=True)
+    RoleFactory(user=user, kind=Role.Kind.ORGANISER, unit=tree.hangzhou)
+    return user
+
+
+@pytest.fixture
+def school_staff(tree: Tree) -> User:
+    user = UserFactory(username="school-xh", full_name="西湖党校", unit=tree.xihu)
+    RoleFactory(user=user, kind=Role.Kind.SCHOOL, unit=tree.xihu)
+    return user
+
+
+@pytest.fixture
+def programme(tree: Tree) -> Programme:
+    return ProgrammeFactory(organiser_unit=tree.hangzhou, audience=[tree.hangzhou])
+
+
+@pytest.fixture
+def lecture(programme: Programme) -> Lecture:
+    return LectureFactory(programme=programme, sequence=1)
