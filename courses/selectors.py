@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from courses.models import Enrolment, Lecture, Programme
 from portal.models import OrgUnit, User
@@ -25,10 +28,56 @@ def programme_list_published() -> QuerySet[Programme]:
 def programme_list_for_user(*, user: User) -> QuerySet[Programme]:
     """Published programmes whose audience covers the user's unit (the catalogue)."""
     qs = programme_list_published()
-    if user.is_superuser or user.unit_id is None:
+    if user.is_superuser:
         return qs
-    assert user.unit is not None
+    if user.unit is None:
+        return qs.none()
     return qs.filter(audience__path__in=unit_ancestor_paths(user.unit)).distinct()
+
+
+def programme_list_visible(*, user: User) -> QuerySet[Programme]:
+    """Programmes whose pages the user may open: published ones in their audience, ones they
+    manage, and ones they are (or were) enrolled in."""
+    if user.is_superuser:
+        return Programme.objects.select_related("organiser_unit")
+    managed = programme_list_managed(user=user).values("pk")
+    enrolled = Enrolment.objects.filter(user=user).values("programme_id")
+    audience = programme_list_for_user(user=user).values("pk")
+    return Programme.objects.filter(
+        Q(pk__in=audience) | Q(pk__in=managed) | Q(pk__in=enrolled)
+    ).select_related("organiser_unit")
+
+
+def programme_get_for_viewer(*, user: User, programme_id: int) -> Programme:
+    """Fetch and authorise: unknown (or unpublished and not ours) → 404; a published
+    programme for another audience → 403 with a clear message."""
+    programme = programme_list_visible(user=user).filter(pk=programme_id).first()
+    if programme is not None:
+        return programme
+    if Programme.objects.filter(pk=programme_id, is_published=True).exists():
+        raise PermissionDenied(
+            _("This programme is for cadres of other units; your unit is not in its audience.")
+        )
+    raise Http404(_("No such programme."))
+
+
+def lecture_get_for_viewer(*, user: User, lecture_id: int) -> Lecture:
+    """The lecture with the same rules as its programme."""
+    programme_id = (
+        Lecture.objects.filter(pk=lecture_id).values_list("programme_id", flat=True).first()
+    )
+    if programme_id is None:
+        raise Http404(_("No such lecture."))
+    programme_get_for_viewer(user=user, programme_id=programme_id)
+    return lecture_queryset().get(pk=lecture_id)
+
+
+def programme_ids_enrolled(*, user: User) -> set[int]:
+    return set(
+        Enrolment.objects.filter(user=user, status=Enrolment.Status.ACTIVE).values_list(
+            "programme_id", flat=True
+        )
+    )
 
 
 def programme_list_managed(*, user: User) -> QuerySet[Programme]:

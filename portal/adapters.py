@@ -9,3 +9,11 @@ from django.http import HttpRequest
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+    def get_login_redirect_url(self, request: HttpRequest) -> str:
+        from portal.models import User
+        from portal.selectors import home_url_for
+
+        user = request.user
+        assert isinstance(user, User)
+        return home_url_for(user=user)

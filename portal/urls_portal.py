@@ -1,5 +1,10 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from portal import views
 
 app_name = "portal"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("accounts/profile/", views.profile, name="profile"),
+    path("reports/", views.reports_home, name="reports"),
+]

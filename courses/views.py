@@ -1,0 +1,128 @@
+"""Catalogue, programme and lecture pages; enrolment actions."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from courses import selectors, services
+from courses.exceptions import EnrolmentError, EnrolmentErrorCode
+from courses.forms import CatalogueFilterForm
+from courses.models import Lecture
+from portal.models import User
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+@login_required
+def catalogue(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    programmes = list(selectors.programme_list_for_user(user=user).order_by("-created_at"))
+    form = CatalogueFilterForm(request.GET or None, programmes=[(p.pk, p.title) for p in programmes])
+    filters: dict[str, object] = {}
+    if form.is_bound and form.is_valid():
+        filters = {
+            "text": form.cleaned_data["q"],
+            "category": form.cleaned_data["category"],
+            "status": form.cleaned_data["status"],
+            "programme_id": form.cleaned_data["programme"],
+        }
+    lectures = selectors.lecture_search(user=user, **filters)  # type: ignore[arg-type]
+    page = Paginator(lectures, 20).get_page(request.GET.get("page"))
+    enrolled_ids = selectors.programme_ids_enrolled(user=user)
+    return render(
+        request,
+        "courses/catalogue.html",
+        {
+            "form": form,
+            "page": page,
+            "programmes": programmes,
+            "enrolled_ids": enrolled_ids,
+        },
+    )
+
+
+@login_required
+def programme_detail(request: HttpRequest, programme_id: int) -> HttpResponse:
+    user = _user(request)
+    programme = selectors.programme_get_for_viewer(user=user, programme_id=programme_id)
+    lectures = selectors.lecture_queryset().filter(programme=programme).order_by("sequence")
+    return render(
+        request,
+        "courses/programme_detail.html",
+        {
+            "programme": programme,
+            "lectures": lectures,
+            "enrolment": selectors.enrolment_get_active(user=user, programme_id=programme.pk),
+            "in_audience": selectors.user_in_audience(user=user, programme=programme),
+        },
+    )
+
+
+@login_required
+def lecture_detail(request: HttpRequest, lecture_id: int) -> HttpResponse:
+    user = _user(request)
+    lecture = selectors.lecture_get_for_viewer(user=user, lecture_id=lecture_id)
+    enrolment = selectors.enrolment_get_active(user=user, programme_id=lecture.programme_id)
+    return render(
+        request,
+        "courses/lecture_detail.html",
+        {
+            "lecture": lecture,
+            "programme": lecture.programme,
+            "status": lecture.status,
+            "enrolment": enrolment,
+            "in_audience": selectors.user_in_audience(user=user, programme=lecture.programme),
+            "can_moderate": selectors.lecture_is_moderator(user=user, lecture=lecture),
+            "Status": Lecture.Status,
+        },
+    )
+
+
+def _back(request: HttpRequest, programme_id: int) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect("courses:programme", programme_id=programme_id)
+
+
+@require_POST
+@login_required
+def enrol(request: HttpRequest, programme_id: int) -> HttpResponse:
+    user = _user(request)
+    programme = get_object_or_404(selectors.programme_list_published(), pk=programme_id)
+    try:
+        result = services.enrolment_create(user=user, programme=programme)
+    except EnrolmentError as exc:
+        messages.error(request, exc.message)
+        if exc.code == EnrolmentErrorCode.NOT_IN_AUDIENCE:
+            return redirect("courses:catalogue")
+    else:
+        if result.created:
+            messages.success(request, _("You are enrolled in “%s”.") % programme.title)
+        else:
+            messages.info(request, _("You were already enrolled in “%s”.") % programme.title)
+    return _back(request, programme.pk)
+
+
+@require_POST
+@login_required
+def withdraw(request: HttpRequest, programme_id: int) -> HttpResponse:
+    user = _user(request)
+    programme = get_object_or_404(selectors.programme_list_visible(user=user), pk=programme_id)
+    try:
+        services.enrolment_withdraw(user=user, programme=programme)
+    except EnrolmentError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("You have withdrawn from “%s”.") % programme.title)
+    return _back(request, programme.pk)
