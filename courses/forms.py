@@ -24,7 +24,6 @@ class CatalogueFilterForm(forms.Form):
         label=_("Programme"), required=False, coerce=int, empty_value=None
     )
 
-    def __init__(self, *args: object, programmes: list[tuple[int, str]], **kwargs: object
-                 ) -> None:
+    def __init__(self, *args: object, programmes: list[tuple[int, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["programme"].choices = [("", _("All programmes")), *programmes]  # type: ignore[attr-defined]

@@ -83,9 +83,7 @@ class Programme(models.Model):
         ASSIGNED = "assigned", _("Assigned")
 
     title = models.CharField(_("title"), max_length=200)
-    description = models.TextField(
-        _("description"), blank=True, validators=[description_validator]
-    )
+    description = models.TextField(_("description"), blank=True, validators=[description_validator])
     organiser_unit = models.ForeignKey(
         OrgUnit,
         verbose_name=_("organising unit"),
@@ -104,9 +102,7 @@ class Programme(models.Model):
         choices=EnrolmentMode.choices,
         default=EnrolmentMode.VOLUNTARY,
     )
-    replays_count = models.BooleanField(
-        _("replays count for credit"), default=True
-    )
+    replays_count = models.BooleanField(_("replays count for credit"), default=True)
     is_published = models.BooleanField(_("published"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 

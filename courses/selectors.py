@@ -83,9 +83,7 @@ def programme_ids_enrolled(*, user: User) -> set[int]:
 def programme_list_managed(*, user: User) -> QuerySet[Programme]:
     """Programmes the user may manage (organiser scope over the organising unit)."""
     scope = scope_for(user=user, capability=Capability.MANAGE_PROGRAMMES)
-    return Programme.objects.filter(scope.q("organiser_unit__")).select_related(
-        "organiser_unit"
-    )
+    return Programme.objects.filter(scope.q("organiser_unit__")).select_related("organiser_unit")
 
 
 def user_in_audience(*, user: User, programme: Programme) -> bool:
@@ -122,9 +120,7 @@ def lecture_status_q(status: str, *, now: datetime | None = None) -> Q:
 
 
 def lecture_queryset() -> QuerySet[Lecture]:
-    return Lecture.objects.select_related("programme").prefetch_related(
-        Prefetch("speakers")
-    )
+    return Lecture.objects.select_related("programme").prefetch_related(Prefetch("speakers"))
 
 
 def lecture_search(
@@ -156,16 +152,17 @@ def lecture_search(
 
 def lecture_list_for_home(*, user: User, limit: int = 20) -> list[Lecture]:
     """Live and upcoming lectures of the programmes the user is enrolled in."""
-    programme_ids = Enrolment.objects.filter(
-        user=user, status=Enrolment.Status.ACTIVE
-    ).values("programme_id")
+    programme_ids = Enrolment.objects.filter(user=user, status=Enrolment.Status.ACTIVE).values(
+        "programme_id"
+    )
     now = timezone.now()
     qs = (
         lecture_queryset()
         .filter(programme_id__in=programme_ids)
-        .filter(lecture_status_q(Lecture.Status.LIVE, now=now) | lecture_status_q(
-            Lecture.Status.SCHEDULED, now=now
-        ))
+        .filter(
+            lecture_status_q(Lecture.Status.LIVE, now=now)
+            | lecture_status_q(Lecture.Status.SCHEDULED, now=now)
+        )
         .order_by("starts_at")
     )
     return list(qs[:limit])
@@ -173,9 +170,9 @@ def lecture_list_for_home(*, user: User, limit: int = 20) -> list[Lecture]:
 
 def lecture_list_recent_for_home(*, user: User, limit: int = 5) -> list[Lecture]:
     """Ended lectures of the user's programmes, newest first (for replays)."""
-    programme_ids = Enrolment.objects.filter(
-        user=user, status=Enrolment.Status.ACTIVE
-    ).values("programme_id")
+    programme_ids = Enrolment.objects.filter(user=user, status=Enrolment.Status.ACTIVE).values(
+        "programme_id"
+    )
     qs = (
         lecture_queryset()
         .filter(programme_id__in=programme_ids)
@@ -193,3 +190,13 @@ def lecture_is_moderator(*, user: User, lecture: Lecture) -> bool:
     if scope.contains(lecture.programme.organiser_unit):
         return True
     return lecture.moderators.filter(pk=user.pk).exists()
+
+
+def user_list_in_unit_subtree(*, unit: OrgUnit) -> QuerySet[User]:
+    """Active users of ``unit`` and every unit below it (a cohort for bulk assignment)."""
+    return User.objects.filter(unit__path__startswith=unit.path, is_active=True)
+
+
+def programme_audience_covers(*, programme: Programme, unit: OrgUnit) -> bool:
+    """True when ``unit`` lies inside (or is) one of the programme's audience units."""
+    return programme.audience.filter(path__in=unit_ancestor_paths(unit)).exists()

@@ -47,9 +47,7 @@ def enrolment_create(*, user: User, programme: Programme) -> EnrolResult:
     with transaction.atomic():
         try:
             with transaction.atomic():
-                enrolment, created = Enrolment.objects.get_or_create(
-                    user=user, programme=programme
-                )
+                enrolment, created = Enrolment.objects.get_or_create(user=user, programme=programme)
         except IntegrityError:  # a concurrent double click won the race
             enrolment, created = Enrolment.objects.get(user=user, programme=programme), False
         if not created and enrolment.status != Enrolment.Status.ACTIVE:
@@ -92,9 +90,10 @@ def enrolment_assign_bulk(
     Idempotent: users already enrolled get the venue updated; withdrawn ones are re-enrolled.
     Returns the number of users now actively enrolled through this call.
     """
-    if venue is not None and not Venue.objects.filter(
-        pk=venue.pk, lectures__programme=programme
-    ).exists():
+    if (
+        venue is not None
+        and not Venue.objects.filter(pk=venue.pk, lectures__programme=programme).exists()
+    ):
         raise EnrolmentError(EnrolmentErrorCode.VENUE_OUTSIDE)
     _programme_lock(programme_id=programme.pk)
     user_ids = sorted({u.pk for u in users})
@@ -187,8 +186,7 @@ def lecture_schedule_weekly_series(
                 lecture.full_clean()
             except ValidationError as exc:
                 raise ScheduleError(
-                    _("Lecture %(n)s: %(errors)s")
-                    % {"n": seq, "errors": "; ".join(exc.messages)}
+                    _("Lecture %(n)s: %(errors)s") % {"n": seq, "errors": "; ".join(exc.messages)}
                 ) from exc
             lecture.save()
             created.append(lecture)

@@ -14,20 +14,16 @@ from courses import selectors, services
 from courses.exceptions import EnrolmentError, EnrolmentErrorCode
 from courses.forms import CatalogueFilterForm
 from courses.models import Lecture
-from portal.models import User
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
+from portal.http import request_user
 
 
 @login_required
 def catalogue(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     programmes = list(selectors.programme_list_for_user(user=user).order_by("-created_at"))
-    form = CatalogueFilterForm(request.GET or None, programmes=[(p.pk, p.title) for p in programmes])
+    form = CatalogueFilterForm(
+        request.GET or None, programmes=[(p.pk, p.title) for p in programmes]
+    )
     filters: dict[str, object] = {}
     if form.is_bound and form.is_valid():
         filters = {
@@ -53,7 +49,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def programme_detail(request: HttpRequest, programme_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     programme = selectors.programme_get_for_viewer(user=user, programme_id=programme_id)
     lectures = selectors.lecture_queryset().filter(programme=programme).order_by("sequence")
     return render(
@@ -70,7 +66,7 @@ def programme_detail(request: HttpRequest, programme_id: int) -> HttpResponse:
 
 @login_required
 def lecture_detail(request: HttpRequest, lecture_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     lecture = selectors.lecture_get_for_viewer(user=user, lecture_id=lecture_id)
     enrolment = selectors.enrolment_get_active(user=user, programme_id=lecture.programme_id)
     return render(
@@ -98,7 +94,7 @@ def _back(request: HttpRequest, programme_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def enrol(request: HttpRequest, programme_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     programme = get_object_or_404(selectors.programme_list_published(), pk=programme_id)
     try:
         result = services.enrolment_create(user=user, programme=programme)
@@ -117,7 +113,7 @@ def enrol(request: HttpRequest, programme_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def withdraw(request: HttpRequest, programme_id: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     programme = get_object_or_404(selectors.programme_list_visible(user=user), pk=programme_id)
     try:
         services.enrolment_withdraw(user=user, programme=programme)

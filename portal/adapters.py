@@ -11,9 +11,7 @@ class AccountAdapter(DefaultAccountAdapter):
         return False
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
-        from portal.models import User
+        from portal.http import request_user
         from portal.selectors import home_url_for
 
-        user = request.user
-        assert isinstance(user, User)
-        return home_url_for(user=user)
+        return home_url_for(user=request_user(request))

@@ -100,7 +100,7 @@ class User(AbstractUser):
     )
     job_title = models.CharField(_("position"), max_length=100, blank=True)
 
-    objects: ClassVar[UserManager[User]] = UserManager()
+    objects: ClassVar[UserManager[User]] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         verbose_name = _("user")

@@ -84,9 +84,9 @@ def scope_for(*, user: User, capability: Capability) -> Scope:
         return Scope(everything=True, paths=())
     cache: dict[Capability, Scope] = user.__dict__.setdefault("_zhixing_scopes", {})
     if capability not in cache:
-        paths = Role.objects.filter(
-            user=user, kind__in=_ROLE_KINDS[capability]
-        ).values_list("unit__path", flat=True)
+        paths = Role.objects.filter(user=user, kind__in=_ROLE_KINDS[capability]).values_list(
+            "unit__path", flat=True
+        )
         cache[capability] = Scope(everything=False, paths=_minimal(paths))
     return cache[capability]
 

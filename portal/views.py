@@ -10,20 +10,14 @@ from django.utils.translation import gettext as _
 
 from courses import selectors as course_selectors
 from portal import selectors
-from portal.models import User
+from portal.http import request_user
 from portal.scopes import Capability, scope_for
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """My lectures: live and upcoming lectures of my programmes, recent replays."""
-    user = _user(request)
+    user = request_user(request)
     return render(
         request,
         "portal/home.html",
@@ -40,7 +34,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     return render(
         request,
         "portal/profile.html",
@@ -55,7 +49,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 @login_required
 def reports_home(request: HttpRequest) -> HttpResponse:
     """The entry page of party-school and organisation-department staff."""
-    user = _user(request)
+    user = request_user(request)
     scope = scope_for(user=user, capability=Capability.READ_REPORTS)
     if scope.is_empty:
         raise PermissionDenied(_("Attendance reports are for party-school and organisation staff."))

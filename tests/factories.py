@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import factory
 from django.utils import timezone
@@ -12,9 +12,24 @@ from factory.django import DjangoModelFactory
 from courses.models import Enrolment, Lecture, Programme, Speaker, Venue
 from portal.models import OrgUnit, Role, User
 
+T = TypeVar("T")
 
-def unit_create(*, name: str, kind: str, parent: OrgUnit | None = None, code: str | None = None
-                ) -> OrgUnit:
+
+class ModelFactory(DjangoModelFactory[T]):
+    """``XFactory(...)`` returns the model instance; tell the type checker so."""
+
+    class Meta:
+        abstract = True
+
+    if TYPE_CHECKING:
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> T:  # type: ignore[misc]
+            ...
+
+
+def unit_create(
+    *, name: str, kind: str, parent: OrgUnit | None = None, code: str | None = None
+) -> OrgUnit:
     """Create an org unit through treebeard (keeps paths and child counts right)."""
     if parent is None:
         return OrgUnit.add_root(name=name, kind=kind, code=code)
@@ -22,7 +37,7 @@ def unit_create(*, name: str, kind: str, parent: OrgUnit | None = None, code: st
     return parent.add_child(name=name, kind=kind, code=code)
 
 
-class UserFactory(DjangoModelFactory[User]):
+class UserFactory(ModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -38,7 +53,7 @@ class UserFactory(DjangoModelFactory[User]):
             instance.save()
 
 
-class RoleFactory(DjangoModelFactory[Role]):
+class RoleFactory(ModelFactory[Role]):
     class Meta:
         model = Role
 
@@ -46,7 +61,7 @@ class RoleFactory(DjangoModelFactory[Role]):
     kind = Role.Kind.ORGANISER
 
 
-class SpeakerFactory(DjangoModelFactory[Speaker]):
+class SpeakerFactory(ModelFactory[Speaker]):
     class Meta:
         model = Speaker
 
@@ -55,7 +70,7 @@ class SpeakerFactory(DjangoModelFactory[Speaker]):
     organisation = "浙江大学"
 
 
-class ProgrammeFactory(DjangoModelFactory[Programme]):
+class ProgrammeFactory(ModelFactory[Programme]):
     class Meta:
         model = Programme
         skip_postgeneration_save = True
@@ -64,12 +79,12 @@ class ProgrammeFactory(DjangoModelFactory[Programme]):
     description = "面向全省干部的人工智能通识培训。"
 
     @factory.post_generation
-    def audience(self, create: bool, extracted: list[OrgUnit] | None, **kwargs: Any) -> None:
+    def audience(self: Programme, create: bool, extracted: list[OrgUnit] | None, **kwargs: Any) -> None:
         if create:
             self.audience.set(extracted if extracted is not None else [self.organiser_unit])
 
 
-class LectureFactory(DjangoModelFactory[Lecture]):
+class LectureFactory(ModelFactory[Lecture]):
     class Meta:
         model = Lecture
 
@@ -81,7 +96,7 @@ class LectureFactory(DjangoModelFactory[Lecture]):
     stream_url = "https://live.example.org/ai/index.m3u8"
 
 
-class VenueFactory(DjangoModelFactory[Venue]):
+class VenueFactory(ModelFactory[Venue]):
     class Meta:
         model = Venue
 
@@ -90,7 +105,7 @@ class VenueFactory(DjangoModelFactory[Venue]):
     capacity = 120
 
 
-class EnrolmentFactory(DjangoModelFactory[Enrolment]):
+class EnrolmentFactory(ModelFactory[Enrolment]):
     class Meta:
         model = Enrolment
 

@@ -14,8 +14,9 @@ from tests.factories import LectureFactory, UserFactory, VenueFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_enrol_inside_audience_creates_one_active_enrolment(cadre: User, programme: Programme
-                                                            ) -> None:
+def test_enrol_inside_audience_creates_one_active_enrolment(
+    cadre: User, programme: Programme
+) -> None:
     result = enrolment_create(user=cadre, programme=programme)
     assert result.created
     assert result.enrolment.status == Enrolment.Status.ACTIVE
@@ -94,10 +95,14 @@ def test_assign_bulk_is_idempotent_and_audited(
     enrolment_create(user=enrolment_withdraw_target, programme=programme)
     enrolment_withdraw(user=enrolment_withdraw_target, programme=programme)
 
-    assert enrolment_assign_bulk(programme=programme, users=cohort, venue=venue,
-                                 assigned_by=organiser) == 5
-    assert enrolment_assign_bulk(programme=programme, users=cohort, venue=venue,
-                                 assigned_by=organiser) == 5
+    assert (
+        enrolment_assign_bulk(programme=programme, users=cohort, venue=venue, assigned_by=organiser)
+        == 5
+    )
+    assert (
+        enrolment_assign_bulk(programme=programme, users=cohort, venue=venue, assigned_by=organiser)
+        == 5
+    )
     rows = Enrolment.objects.filter(programme=programme)
     assert rows.count() == 5
     assert set(rows.values_list("status", flat=True)) == {Enrolment.Status.ACTIVE}
@@ -105,12 +110,12 @@ def test_assign_bulk_is_idempotent_and_audited(
     assert AuditLog.objects.filter(action="enrolment.assign_bulk").count() == 2
 
 
-def test_assign_bulk_refuses_foreign_venue(tree: Tree, organiser: User, programme: Programme
-                                           ) -> None:
+def test_assign_bulk_refuses_foreign_venue(
+    tree: Tree, organiser: User, programme: Programme
+) -> None:
     venue = VenueFactory(unit=tree.haishu)
     user = UserFactory(unit=tree.lingyin)
     with pytest.raises(EnrolmentError) as excinfo:
-        enrolment_assign_bulk(programme=programme, users=[user], venue=venue,
-                              assigned_by=organiser)
+        enrolment_assign_bulk(programme=programme, users=[user], venue=venue, assigned_by=organiser)
     assert excinfo.value.code == EnrolmentErrorCode.VENUE_OUTSIDE
     assert not Enrolment.objects.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,8 +24,14 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def test_overlapping_lecture_in_same_programme_is_invalid(programme: Programme) -> None:
     first = LectureFactory(programme=programme, sequence=1)
-    clash = Lecture(programme=programme, sequence=2, title="重叠", category="general",
-                    starts_at=first.starts_at + timedelta(minutes=30), duration_minutes=60)
+    clash = Lecture(
+        programme=programme,
+        sequence=2,
+        title="重叠",
+        category="general",
+        starts_at=first.starts_at + timedelta(minutes=30),
+        duration_minutes=60,
+    )
     with pytest.raises(ValidationError) as excinfo:
         clash.full_clean()
     assert "starts_at" in excinfo.value.message_dict
@@ -32,15 +39,27 @@ def test_overlapping_lecture_in_same_programme_is_invalid(programme: Programme) 
 
 def test_back_to_back_lectures_do_not_overlap(programme: Programme) -> None:
     first = LectureFactory(programme=programme, sequence=1, duration_minutes=90)
-    after = Lecture(programme=programme, sequence=2, title="紧接", category="general",
-                    starts_at=first.ends_at, duration_minutes=30)
+    after = Lecture(
+        programme=programme,
+        sequence=2,
+        title="紧接",
+        category="general",
+        starts_at=first.ends_at,
+        duration_minutes=30,
+    )
     after.full_clean()
 
 
 @pytest.mark.parametrize("minutes", [0, -5])
 def test_zero_or_negative_duration_is_invalid(programme: Programme, minutes: int) -> None:
-    lecture = Lecture(programme=programme, sequence=1, title="x", category="general",
-                      starts_at=timezone.now(), duration_minutes=minutes)
+    lecture = Lecture(
+        programme=programme,
+        sequence=1,
+        title="x",
+        category="general",
+        starts_at=timezone.now(),
+        duration_minutes=minutes,
+    )
     with pytest.raises(ValidationError) as excinfo:
         lecture.full_clean()
     assert "duration_minutes" in excinfo.value.message_dict
@@ -65,8 +84,15 @@ def test_zero_duration_is_refused_by_the_database(programme: Programme) -> None:
     ],
 )
 def test_stream_url_must_be_http(programme: Programme, url: str, ok: bool) -> None:
-    lecture = Lecture(programme=programme, sequence=1, title="x", category="general",
-                      starts_at=timezone.now(), duration_minutes=60, stream_url=url)
+    lecture = Lecture(
+        programme=programme,
+        sequence=1,
+        title="x",
+        category="general",
+        starts_at=timezone.now(),
+        duration_minutes=60,
+        stream_url=url,
+    )
     if ok:
         lecture.full_clean()
     else:
@@ -84,8 +110,9 @@ def test_huge_description_is_invalid(programme: Programme) -> None:
 
 def test_status_follows_time_and_override(programme: Programme) -> None:
     now = timezone.now()
-    lecture = LectureFactory(programme=programme, sequence=1,
-                             starts_at=now - timedelta(minutes=10), duration_minutes=60)
+    lecture = LectureFactory(
+        programme=programme, sequence=1, starts_at=now - timedelta(minutes=10), duration_minutes=60
+    )
     assert lecture.status_at(now) == Lecture.Status.LIVE
     assert lecture.status_at(now - timedelta(hours=1)) == Lecture.Status.SCHEDULED
     assert lecture.status_at(now + timedelta(hours=1)) == Lecture.Status.ENDED
@@ -105,21 +132,23 @@ def test_save_with_update_fields_keeps_ends_at_in_step(programme: Programme) -> 
     assert lecture.ends_at == lecture.starts_at + timedelta(minutes=120)
 
 
-def test_weekly_series_creates_lectures_seven_days_apart(programme: Programme,
-                                                         organiser: User) -> None:
-    LectureFactory(programme=programme, sequence=1,
-                   starts_at=timezone.now() - timedelta(days=30))
-    first = timezone.now().astimezone(SHANGHAI).replace(hour=19, minute=0, second=0,
-                                                        microsecond=0) + timedelta(days=3)
+def test_weekly_series_creates_lectures_seven_days_apart(
+    programme: Programme, organiser: User
+) -> None:
+    LectureFactory(programme=programme, sequence=1, starts_at=timezone.now() - timedelta(days=30))
+    first = timezone.now().astimezone(SHANGHAI).replace(
+        hour=19, minute=0, second=0, microsecond=0
+    ) + timedelta(days=3)
     created = lecture_schedule_weekly_series(
         programme=programme,
-        series=WeeklySeries(first_starts_at=first, count=4, duration_minutes=90,
-                            title_template="第{n}讲"),
+        series=WeeklySeries(
+            first_starts_at=first, count=4, duration_minutes=90, title_template="第{n}讲"
+        ),
         scheduled_by=organiser,
     )
     assert [lec.sequence for lec in created] == [2, 3, 4, 5]
     assert [lec.title for lec in created] == ["第2讲", "第3讲", "第4讲", "第5讲"]
-    gaps = {(b.starts_at - a.starts_at) for a, b in zip(created, created[1:], strict=False)}
+    gaps = {(b.starts_at - a.starts_at) for a, b in pairwise(created)}
     assert gaps == {timedelta(days=7)}
     assert all(lec.starts_at.astimezone(SHANGHAI).hour == 19 for lec in created)
     assert AuditLog.objects.filter(action="lecture.schedule_weekly_series").exists()
@@ -141,14 +170,18 @@ def test_weekly_series_overlap_saves_nothing(programme: Programme, organiser: Us
     ("count", "duration", "template"),
     [(0, 90, ""), (53, 90, ""), (3, 0, ""), (3, 90, "第{x}讲"), (3, 90, "{0}")],
 )
-def test_weekly_series_bad_input(programme: Programme, count: int, duration: int,
-                                 template: str) -> None:
+def test_weekly_series_bad_input(
+    programme: Programme, count: int, duration: int, template: str
+) -> None:
     with pytest.raises(ScheduleError):
         lecture_schedule_weekly_series(
             programme=programme,
-            series=WeeklySeries(first_starts_at=timezone.now() + timedelta(days=1),
-                                count=count, duration_minutes=duration,
-                                title_template=template),
+            series=WeeklySeries(
+                first_starts_at=timezone.now() + timedelta(days=1),
+                count=count,
+                duration_minutes=duration,
+                title_template=template,
+            ),
             scheduled_by=None,
         )
     assert not Lecture.objects.exists()

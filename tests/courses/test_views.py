@@ -25,15 +25,19 @@ def cadre_client(client: Client, cadre: User) -> Client:
 
 @pytest.fixture
 def ningbo_programme(tree: Tree) -> Programme:
-    programme = ProgrammeFactory(title="宁波市数字经济专题", organiser_unit=tree.ningbo,
-                                 audience=[tree.ningbo])
+    programme = ProgrammeFactory(
+        title="宁波市数字经济专题", organiser_unit=tree.ningbo, audience=[tree.ningbo]
+    )
     LectureFactory(programme=programme, sequence=1, title="宁波港口数字化")
     return programme
 
 
 def test_pages_need_sign_in(client: Client, lecture: Lecture) -> None:
-    for url in [reverse("home"), reverse("courses:catalogue"),
-                reverse("courses:lecture", args=[lecture.pk])]:
+    for url in [
+        reverse("home"),
+        reverse("courses:catalogue"),
+        reverse("courses:lecture", args=[lecture.pk]),
+    ]:
         response = client.get(url)
         assert response.status_code == 302
         assert reverse("account_login") in response["Location"]
@@ -54,11 +58,21 @@ def test_catalogue_filters_by_text_category_and_status(
     cadre_client: Client, programme: Programme
 ) -> None:
     speaker = SpeakerFactory(name="张亚勤")
-    live = LectureFactory(programme=programme, sequence=1, title="人工智能新浪潮",
-                          starts_at=timezone.now() - timedelta(minutes=5), category="general")
+    live = LectureFactory(
+        programme=programme,
+        sequence=1,
+        title="人工智能新浪潮",
+        starts_at=timezone.now() - timedelta(minutes=5),
+        category="general",
+    )
     live.speakers.add(speaker)
-    LectureFactory(programme=programme, sequence=2, title="人形机器人产业",
-                   starts_at=timezone.now() + timedelta(days=7), category="application")
+    LectureFactory(
+        programme=programme,
+        sequence=2,
+        title="人形机器人产业",
+        starts_at=timezone.now() + timedelta(days=7),
+        category="application",
+    )
     url = reverse("courses:catalogue")
     assert "人形机器人产业" not in cadre_client.get(url, {"q": "张亚勤"}).content.decode()
     assert "人工智能新浪潮" in cadre_client.get(url, {"q": "张亚勤"}).content.decode()
@@ -70,11 +84,18 @@ def test_catalogue_filters_by_text_category_and_status(
 
 @pytest.mark.parametrize(
     "params",
-    [{"category": "nope"}, {"status": "<script>"}, {"programme": "abc"}, {"q": "x" * 500},
-     {"page": "-1"}, {"programme": "99999999999999999999"}],
+    [
+        {"category": "nope"},
+        {"status": "<script>"},
+        {"programme": "abc"},
+        {"q": "x" * 500},
+        {"page": "-1"},
+        {"programme": "99999999999999999999"},
+    ],
 )
-def test_catalogue_survives_malformed_query(cadre_client: Client, lecture: Lecture,
-                                            params: dict[str, str]) -> None:
+def test_catalogue_survives_malformed_query(
+    cadre_client: Client, lecture: Lecture, params: dict[str, str]
+) -> None:
     response = cadre_client.get(reverse("courses:catalogue"), params)
     assert response.status_code == 200
 
@@ -83,8 +104,9 @@ def test_catalogue_query_count_is_bounded(
     cadre_client: Client, programme: Programme, django_assert_max_num_queries: object
 ) -> None:
     for i in range(15):
-        lecture = LectureFactory(programme=programme, sequence=i + 1,
-                                 starts_at=timezone.now() + timedelta(days=7 * i))
+        lecture = LectureFactory(
+            programme=programme, sequence=i + 1, starts_at=timezone.now() + timedelta(days=7 * i)
+        )
         lecture.speakers.add(SpeakerFactory())
     with django_assert_max_num_queries(12):  # type: ignore[operator]
         assert cadre_client.get(reverse("courses:catalogue")).status_code == 200
@@ -146,7 +168,9 @@ def test_city_organiser_cannot_open_another_citys_programme(
 def test_lecture_page_shows_speaker_time_and_buttons(
     cadre_client: Client, cadre: User, programme: Programme
 ) -> None:
-    lecture = LectureFactory(programme=programme, sequence=1, title="从DeepSeek看全球人工智能发展趋势")
+    lecture = LectureFactory(
+        programme=programme, sequence=1, title="从DeepSeek看全球人工智能发展趋势"
+    )
     lecture.speakers.add(SpeakerFactory(name="王坚", title="中国工程院院士"))
     body = cadre_client.get(reverse("courses:lecture", args=[lecture.pk])).content.decode()
     assert "王坚" in body and "中国工程院院士" in body

@@ -69,8 +69,9 @@ def test_profile_masks_the_phone(client: Client, cadre: User) -> None:
     assert "浙江省 › 杭州市 › 西湖区 › 灵隐街道" in body
 
 
-def test_reports_entry_is_for_staff_only(client: Client, cadre: User, school_staff: User,
-                                         programme: Programme) -> None:
+def test_reports_entry_is_for_staff_only(
+    client: Client, cadre: User, school_staff: User, programme: Programme
+) -> None:
     client.force_login(cadre)
     assert client.get(reverse("portal:reports")).status_code == 403
     client.force_login(school_staff)

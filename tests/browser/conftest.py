@@ -1,0 +1,88 @@
+"""Playwright + Debian's Chromium fixtures, and the axe-core accessibility check."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+AXE = Path(settings.BASE_DIR) / "static" / "vendor" / "axe-core" / "axe.min.js"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-dev-shm-usage",
+    "--autoplay-policy=no-user-gesture-required",
+]
+PHONE: ViewportSize = {"width": 360, "height": 740}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[Browser]:
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def viewport(request: pytest.FixtureRequest) -> ViewportSize:
+    return PHONE if request.param == "phone" else DESKTOP
+
+
+def new_page(browser: Browser, viewport: ViewportSize | None = None) -> Page:
+    context = browser.new_context(
+        viewport=viewport or DESKTOP,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        is_mobile=bool(viewport and viewport["width"] < 500),
+        has_touch=bool(viewport and viewport["width"] < 500),
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def axe_violations(
+    page: Page, impacts: tuple[str, ...] = ("serious", "critical")
+) -> list[dict[str, Any]]:
+    """Run axe-core (vendored from npm) on the page; return serious/critical violations."""
+    assert AXE.exists(), f"axe-core is not vendored at {AXE}"
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    found = [v for v in result["violations"] if v.get("impact") in impacts]
+    if found:
+        summary = [
+            {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+            for v in found
+        ]
+        print(json.dumps(summary, ensure_ascii=False, indent=1))
+    return found
+
+
+DEMO_PASSWORD = "zhixing-demo"
+
+
+def sign_in(page: Page, base_url: str, login: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("#id_login", login)
+    page.fill("#id_password", password)
+    page.click("button[type=submit].primary")
+    page.wait_for_load_state("networkidle")
