@@ -1,5 +1,10 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+
+from livestream import demo_hls
 
 app_name = "livestream"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    # The demo's sliding-window live HLS playlist (seed_demo points the live lecture here).
+    path("demo/hls/live.m3u8", demo_hls.live_playlist, name="demo_live_playlist"),
+]
