@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
         ("cadre", "/", "我的课程"),
         ("organiser", "/admin/courses/programme/", "人工智能通识及应用网络专题培训"),
         ("school", "/reports/", "考勤报表"),
-        ("admin", "/admin/", "站点管理"),
+        ("admin", "/admin/", "干部在线培训管理"),
     ],
 )
 def test_demo_account_lands_on_its_home(
