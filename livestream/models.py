@@ -1,3 +1,98 @@
-from django.db import models
+"""Live-room Q&A: questions asked during a lecture and the votes on them."""
 
-# Create your models here.
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from courses.models import Lecture
+
+QUESTION_MAX_CHARS = 300
+CLIENT_ID_MAX_CHARS = 64
+
+
+class Question(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Awaiting review")
+        APPROVED = "approved", _("Published")
+        REJECTED = "rejected", _("Rejected")
+        ANSWERED = "answered", _("Answered")
+
+    lecture = models.ForeignKey(
+        Lecture, verbose_name=_("lecture"), on_delete=models.CASCADE, related_name="questions"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.CASCADE,
+        related_name="live_questions",
+    )
+    text = models.CharField(
+        _("text"),
+        max_length=QUESTION_MAX_CHARS,
+        validators=[MaxLengthValidator(QUESTION_MAX_CHARS)],
+    )
+    anonymous = models.BooleanField(_("anonymous"), default=False)
+    client_id = models.CharField(_("client id"), max_length=CLIENT_ID_MAX_CHARS)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    highlighted = models.BooleanField(_("highlighted"), default=False)
+    flagged = models.BooleanField(
+        _("flagged"), default=False, help_text=_("Matched the sensitive-word list.")
+    )
+    reject_reason = models.CharField(_("reason for rejection"), max_length=200, blank=True)
+    votes = models.PositiveIntegerField(_("votes"), default=0)
+    created_at = models.DateTimeField(_("asked at"), auto_now_add=True)
+    approved_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+        ordering = ("-created_at",)
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["author", "lecture", "client_id"], name="question_unique_client_id"
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["lecture", "status", "-created_at"], name="question_room"),
+            models.Index(fields=["author", "-created_at"], name="question_author_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:50]
+
+    @property
+    def is_visible(self) -> bool:
+        """Shown to every viewer (published or answered)."""
+        return self.status in (self.Status.APPROVED, self.Status.ANSWERED)
+
+
+class Vote(models.Model):
+    question = models.ForeignKey(
+        Question, verbose_name=_("question"), on_delete=models.CASCADE, related_name="vote_set"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="live_votes",
+    )
+    up = models.BooleanField(_("up"), default=True)
+    created_at = models.DateTimeField(_("voted at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("vote")
+        verbose_name_plural = _("votes")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["question", "user"], name="vote_unique_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.question_id}"

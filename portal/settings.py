@@ -173,8 +173,12 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(VAR_DIR / "celery-processed"),
+        "control_folder": str(VAR_DIR / "celery-control"),
         "store_processed": False,
     }
+    # The filesystem transport needs its folders before the first send (web or worker).
+    for _folder in ("data_folder_in", "processed_folder", "control_folder"):
+        Path(str(CELERY_BROKER_TRANSPORT_OPTIONS[_folder])).mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_RESULT_BACKEND = None
@@ -253,6 +257,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # ---------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Container/load-balancer probes call /healthz/ over plain HTTP inside the host.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
@@ -273,8 +279,100 @@ ATTENDANCE_GRACE_SECONDS = env.int("ATTENDANCE_GRACE_SECONDS", default=600)
 ATTENDANCE_COMPLETION_RATIO = env.float("ATTENDANCE_COMPLETION_RATIO", default=0.8)
 if not 0 < ATTENDANCE_COMPLETION_RATIO <= 1:
     raise ImproperlyConfigured("ATTENDANCE_COMPLETION_RATIO must be in (0, 1].")
+# ---------------------------------------------------------------------------
+# LIVE ROOM (livestream/, issue 3; docs/live-protocol.md)
+# Live state (seq, event ring, presence) lives in Redis DB 3 when REDIS_URL is set,
+# in process memory otherwise (embedded default: one daphne process).
+# ---------------------------------------------------------------------------
+LIVE_REDIS_URL = env.str("LIVE_REDIS_URL", default=_redis_db(REDIS_URL, 3) if REDIS_URL else "")
+LIVE_REDIS_PREFIX = env.str("LIVE_REDIS_PREFIX", default="zhixing:live:")
+LIVE_REDIS_SOCKET_TIMEOUT = env.float("LIVE_REDIS_SOCKET_TIMEOUT", default=5.0)
+LIVE_REDIS_MAX_CONNECTIONS = env.int("LIVE_REDIS_MAX_CONNECTIONS", default=64)
+LIVE_SENSITIVE_WORDS_FILE = env.str(
+    "LIVE_SENSITIVE_WORDS_FILE", default=str(BASE_DIR / "livestream" / "sensitive_words.txt")
+)
+LIVE_QUESTION_INTERVAL_SECONDS = env.int("LIVE_QUESTION_INTERVAL_SECONDS", default=10)
+LIVE_QUESTIONS_PER_LECTURE = env.int("LIVE_QUESTIONS_PER_LECTURE", default=20)
+LIVE_FRAME_MAX_BYTES = env.int("LIVE_FRAME_MAX_BYTES", default=4096)
+LIVE_FLOOD_FRAMES = env.int("LIVE_FLOOD_FRAMES", default=20)
+LIVE_FLOOD_WINDOW_SECONDS = env.float("LIVE_FLOOD_WINDOW_SECONDS", default=10.0)
+LIVE_RING_SIZE = env.int("LIVE_RING_SIZE", default=500)
+LIVE_VOTES_INTERVAL_SECONDS = env.float("LIVE_VOTES_INTERVAL_SECONDS", default=1.0)
+LIVE_VIEWERS_INTERVAL_SECONDS = env.float("LIVE_VIEWERS_INTERVAL_SECONDS", default=5.0)
+LIVE_SOCKET_BUFFER_BYTES = env.int("LIVE_SOCKET_BUFFER_BYTES", default=256 * 1024)
+# "auto": write pre-framed bytes straight to daphne's sockets when running under daphne;
+# "on": require it (fail loudly if the library internals changed); "off": ASGI send only.
+LIVE_DIRECT_WRITE = env.str("LIVE_DIRECT_WRITE", default="auto")
+
 # Where the demo's sample HLS segments live (served by Django only for the demo).
 DEMO_HLS_DIR = BASE_DIR / "static" / "demo" / "hls"
+
+# ---------------------------------------------------------------------------
+# NOTIFICATIONS (docs/notifications.md lists every NOTIFY_* variable)
+# ---------------------------------------------------------------------------
+# Token buckets and the WeChat/DingTalk access_token cache; empty = in-process.
+NOTIFY_REDIS_URL = env.str(
+    "NOTIFY_REDIS_URL", default=_redis_db(REDIS_URL, 2) if REDIS_URL else ""
+)
+# Push channels switched on (the in-site inbox is always on).
+NOTIFY_CHANNELS = env.list("NOTIFY_CHANNELS", default=["sms"])
+NOTIFY_DEFAULT_CHANNEL_ORDER = env.list(
+    "NOTIFY_DEFAULT_CHANNEL_ORDER", default=["zwdd", "dingtalk", "wechat", "sms"]
+)
+NOTIFY_SMS_PROVIDER = env.str("NOTIFY_SMS_PROVIDER", default="console")  # aliyun|tencent
+NOTIFY_SMS_ENDPOINT = env.str("NOTIFY_SMS_ENDPOINT", default="")
+NOTIFY_SMS_ACCESS_KEY_ID = env.str("NOTIFY_SMS_ACCESS_KEY_ID", default="")
+NOTIFY_SMS_ACCESS_KEY_SECRET = env.str("NOTIFY_SMS_ACCESS_KEY_SECRET", default="")
+NOTIFY_SMS_SIGN_NAME = env.str("NOTIFY_SMS_SIGN_NAME", default="知行学堂")
+NOTIFY_SMS_SDK_APP_ID = env.str("NOTIFY_SMS_SDK_APP_ID", default="")  # Tencent
+NOTIFY_SMS_REGION = env.str("NOTIFY_SMS_REGION", default="ap-guangzhou")  # Tencent
+NOTIFY_SMS_TEMPLATE_CODES = env.dict("NOTIFY_SMS_TEMPLATE_CODES", default={})
+NOTIFY_SMS_BATCH_SIZE = env.int("NOTIFY_SMS_BATCH_SIZE", default=0)  # 0 = provider max
+NOTIFY_SMS_MAX_CHARS = env.int("NOTIFY_SMS_MAX_CHARS", default=140)
+NOTIFY_SMS_RATE = env.float("NOTIFY_SMS_RATE", default=50.0)  # API calls per second
+NOTIFY_ALIYUN_RECEIPT_TOKEN = env.str("NOTIFY_ALIYUN_RECEIPT_TOKEN", default="")
+NOTIFY_WECHAT_PROVIDER = env.str("NOTIFY_WECHAT_PROVIDER", default="wechat")
+NOTIFY_WECHAT_ENDPOINT = env.str("NOTIFY_WECHAT_ENDPOINT", default="https://api.weixin.qq.com")
+NOTIFY_WECHAT_APPID = env.str("NOTIFY_WECHAT_APPID", default="")
+NOTIFY_WECHAT_SECRET = env.str("NOTIFY_WECHAT_SECRET", default="")
+NOTIFY_WECHAT_TEMPLATE_IDS = env.dict("NOTIFY_WECHAT_TEMPLATE_IDS", default={})
+NOTIFY_WECHAT_TOKEN = env.str("NOTIFY_WECHAT_TOKEN", default="")  # receipt push token
+NOTIFY_WECHAT_RATE = env.float("NOTIFY_WECHAT_RATE", default=100.0)
+NOTIFY_DINGTALK_PROVIDER = env.str("NOTIFY_DINGTALK_PROVIDER", default="dingtalk")
+NOTIFY_DINGTALK_ENDPOINT = env.str(
+    "NOTIFY_DINGTALK_ENDPOINT", default="https://oapi.dingtalk.com"
+)
+NOTIFY_DINGTALK_APP_KEY = env.str("NOTIFY_DINGTALK_APP_KEY", default="")
+NOTIFY_DINGTALK_APP_SECRET = env.str("NOTIFY_DINGTALK_APP_SECRET", default="")
+NOTIFY_DINGTALK_AGENT_ID = env.str("NOTIFY_DINGTALK_AGENT_ID", default="")
+NOTIFY_DINGTALK_BATCH_SIZE = env.int("NOTIFY_DINGTALK_BATCH_SIZE", default=100)
+NOTIFY_DINGTALK_RATE = env.float("NOTIFY_DINGTALK_RATE", default=20.0)
+NOTIFY_ZWDD_PROVIDER = env.str("NOTIFY_ZWDD_PROVIDER", default="zwdd")
+NOTIFY_ZWDD_ENDPOINT = env.str("NOTIFY_ZWDD_ENDPOINT", default="")
+NOTIFY_ZWDD_API_KEY = env.str("NOTIFY_ZWDD_API_KEY", default="")
+NOTIFY_ZWDD_API_SECRET = env.str("NOTIFY_ZWDD_API_SECRET", default="")
+NOTIFY_ZWDD_TENANT_ID = env.str("NOTIFY_ZWDD_TENANT_ID", default="")
+NOTIFY_ZWDD_BATCH_SIZE = env.int("NOTIFY_ZWDD_BATCH_SIZE", default=100)
+NOTIFY_ZWDD_RATE = env.float("NOTIFY_ZWDD_RATE", default=20.0)
+NOTIFY_HTTP_TIMEOUT = env.float("NOTIFY_HTTP_TIMEOUT", default=10.0)
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
+NOTIFY_BACKOFF_BASE = env.float("NOTIFY_BACKOFF_BASE", default=30.0)  # seconds
+NOTIFY_BACKOFF_CAP = env.float("NOTIFY_BACKOFF_CAP", default=1800.0)
+NOTIFY_SENDING_TIMEOUT = env.int("NOTIFY_SENDING_TIMEOUT", default=300)  # sweeper
+NOTIFY_RECEIPT_DEADLINE = env.int("NOTIFY_RECEIPT_DEADLINE", default=900)  # fallback
+NOTIFY_RECONCILE_AFTER = env.int("NOTIFY_RECONCILE_AFTER", default=60)  # unknown → query
+NOTIFY_DISPATCH_SECONDS = env.float("NOTIFY_DISPATCH_SECONDS", default=50.0)
+NOTIFY_DISPATCH_CONCURRENCY = env.int("NOTIFY_DISPATCH_CONCURRENCY", default=2)
+NOTIFY_QUEUE_PER_CHANNEL = env.bool("NOTIFY_QUEUE_PER_CHANNEL", default=False)
+NOTIFY_SCAN_DAYS = env.int("NOTIFY_SCAN_DAYS", default=3)
+CELERY_BEAT_SCHEDULE["notifications-tick"] = {
+    "task": "notifications.tick",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["notifications-sweep"] = {
+    "task": "notifications.sweep",
+    "schedule": 60.0,
+}
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,160 @@
+"""The one place that sends live events (called from services, always on commit).
+
+A broadcast is one call into the store: one Redis ``PUBLISH`` per event (plus ``seq`` and
+the ring, atomically), received by one subscription per server process (``hub.py``), which
+frames the payload once and writes it to every local socket of the lecture.
+
+Audiences: ``all`` (everyone in the room), ``mod`` (moderators), ``u:<id>`` (one user).
+Vote counts and viewer counts are coalesced here (≤ 1 per LIVE_VOTES_INTERVAL_SECONDS and
+≤ 1 per LIVE_VIEWERS_INTERVAL_SECONDS per lecture, across all processes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+
+from livestream.events import QuestionPayload
+from livestream.store import SEQ_CURRENT, SEQ_NEXT, SEQ_NONE, store_get
+
+logger = logging.getLogger(__name__)
+
+AUDIENCE_ALL = "all"
+AUDIENCE_MODERATORS = "mod"
+
+
+def audience_user(user_id: int) -> str:
+    return f"u:{user_id}"
+
+
+def encode(payload: Mapping[str, Any]) -> str:
+    """Encode an event once; every socket receives these exact bytes."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def _send(*, lecture_id: int, audience: str, payload: Mapping[str, Any], mode: str) -> int:
+    try:
+        return store_get().publish(
+            lecture_id=lecture_id, audience=audience, payload_json=encode(payload), mode=mode
+        )
+    except Exception:  # a lost hint, never a lost write: clients resync through hello/state
+        logger.exception("live broadcast failed (lecture %s, %s)", lecture_id, payload["type"])
+        return 0
+
+
+def _on_commit(fn: Any) -> None:
+    transaction.on_commit(fn, robust=True)
+
+
+def question_published(*, lecture_id: int, question: QuestionPayload) -> None:
+    _on_commit(
+        lambda: _send(
+            lecture_id=lecture_id,
+            audience=AUDIENCE_ALL,
+            payload={"type": "question.published", "question": question},
+            mode=SEQ_NEXT,
+        )
+    )
+
+
+def question_updated(*, lecture_id: int, question: QuestionPayload) -> None:
+    _on_commit(
+        lambda: _send(
+            lecture_id=lecture_id,
+            audience=AUDIENCE_ALL,
+            payload={"type": "question.updated", "question": question},
+            mode=SEQ_NEXT,
+        )
+    )
+
+
+def moderation_queue(*, lecture_id: int, question: QuestionPayload) -> None:
+    """A new (or re-queued) question for the moderators; carries the current seq."""
+    _on_commit(
+        lambda: _send(
+            lecture_id=lecture_id,
+            audience=AUDIENCE_MODERATORS,
+            payload={"type": "moderation.queue", "question": question},
+            mode=SEQ_CURRENT,
+        )
+    )
+
+
+def question_rejected(*, lecture_id: int, user_id: int, question_id: int, reason: str) -> None:
+    _on_commit(
+        lambda: _send(
+            lecture_id=lecture_id,
+            audience=audience_user(user_id),
+            payload={"type": "question.rejected", "question_id": question_id, "reason": reason},
+            mode=SEQ_NONE,
+        )
+    )
+
+
+def lecture_status(*, lecture_id: int, status: str) -> int:
+    """Sent by the hub when a room's status flips (scheduled → live → ended)."""
+    return _send(
+        lecture_id=lecture_id,
+        audience=AUDIENCE_ALL,
+        payload={"type": "lecture.status", "status": status},
+        mode=SEQ_NEXT,
+    )
+
+
+def viewers(*, lecture_id: int, count: int) -> None:
+    _send(
+        lecture_id=lecture_id,
+        audience=AUDIENCE_ALL,
+        payload={"type": "viewers", "count": count},
+        mode=SEQ_NONE,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Vote counts: coalesced to at most one event per interval per lecture.
+# ---------------------------------------------------------------------------
+
+
+def votes_changed(*, lecture_id: int, question_id: int) -> None:
+    """Mark a question's count dirty; the first mark in an interval schedules the flush."""
+
+    def mark() -> None:
+        store = store_get()
+        store.votes_mark(lecture_id=lecture_id, question_id=question_id)
+        interval = float(settings.LIVE_VOTES_INTERVAL_SECONDS)
+        if store.gate(key=f"votes:{lecture_id}", seconds=interval):
+            timer = threading.Timer(interval, votes_flush, kwargs={"lecture_id": lecture_id})
+            timer.daemon = True
+            timer.start()
+
+    _on_commit(mark)
+
+
+def votes_flush(*, lecture_id: int) -> int:
+    """Send one ``question.votes`` with the current counts of the dirty questions."""
+    from livestream.selectors import question_vote_counts
+
+    close_old_connections()
+    try:
+        ids = store_get().votes_take(lecture_id=lecture_id)
+        if not ids:
+            return 0
+        counts = question_vote_counts(question_ids=ids)
+        return _send(
+            lecture_id=lecture_id,
+            audience=AUDIENCE_ALL,
+            payload={"type": "question.votes", "counts": {str(k): v for k, v in counts.items()}},
+            mode=SEQ_NEXT,
+        )
+    except Exception:
+        logger.exception("vote flush failed (lecture %s)", lecture_id)
+        return 0
+    finally:
+        if threading.current_thread() is not threading.main_thread():
+            connection.close()

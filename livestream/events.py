@@ -1,0 +1,105 @@
+"""Payload shapes of the live protocol (server → client), see docs/live-protocol.md."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, NotRequired, TypedDict
+
+from django.utils import timezone
+
+from livestream.models import Question
+
+# The protocol fixes this value (LIVE_PROTOCOL.md, "Question object"), whatever the UI language.
+ANONYMOUS_AUTHOR = "匿名"
+
+
+class QuestionPayload(TypedDict):
+    id: int
+    text: str
+    author: str
+    unit: NotRequired[str]
+    status: str
+    votes: int
+    voted: bool
+    highlighted: bool
+    created_at: str
+    answered_at: str | None
+    # moderator views only (moderation.queue, state.queue)
+    anonymous: NotRequired[bool]
+    flagged: NotRequired[bool]
+
+
+class LecturePayload(TypedDict):
+    id: int
+    title: str
+    status: str
+    starts_at: str
+    ends_at: str
+
+
+class StatePayload(TypedDict):
+    type: Literal["state"]
+    seq: int
+    lecture: LecturePayload
+    questions: list[QuestionPayload]
+    mine: list[QuestionPayload]
+    viewers: int
+    role: Literal["viewer", "moderator"]
+    queue: NotRequired[list[QuestionPayload]]  # moderators only (additive, see docs)
+
+
+class QuestionEvent(TypedDict):
+    type: Literal["question.published", "question.updated", "moderation.queue"]
+    question: QuestionPayload
+
+
+class VotesEvent(TypedDict):
+    type: Literal["question.votes"]
+    counts: dict[str, int]
+
+
+class RejectedEvent(TypedDict):
+    type: Literal["question.rejected"]
+    question_id: int
+    reason: str
+
+
+class ViewersEvent(TypedDict):
+    type: Literal["viewers"]
+    count: int
+
+
+class StatusEvent(TypedDict):
+    type: Literal["lecture.status"]
+    status: str
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return timezone.localtime(value).isoformat()
+
+
+def question_payload(
+    question: Question, *, voted: bool = False, for_moderator: bool = False
+) -> QuestionPayload:
+    """The protocol's question object. Anonymous authors are hidden except from moderators."""
+    author = question.author
+    hide = question.anonymous and not for_moderator
+    payload: QuestionPayload = {
+        "id": question.pk,
+        "text": question.text,
+        "author": ANONYMOUS_AUTHOR if hide else author.display_name,
+        "status": question.status,
+        "votes": question.votes,
+        "voted": voted,
+        "highlighted": question.highlighted,
+        "created_at": iso(question.created_at) or "",
+        "answered_at": iso(question.answered_at),
+    }
+    if not hide and author.unit is not None:
+        payload["unit"] = author.unit.name
+    if for_moderator:
+        payload["anonymous"] = question.anonymous
+        payload["flagged"] = question.flagged
+    return payload

@@ -1,0 +1,144 @@
+"""Read use cases of the live room: who may enter, the room snapshot, vote counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from django.db.models import QuerySet
+
+from courses.models import Lecture
+from courses.selectors import enrolment_get_active, lecture_is_moderator, user_in_audience
+from livestream.events import LecturePayload, QuestionPayload, StatePayload, iso, question_payload
+from livestream.exceptions import LiveError, LiveErrorCode
+from livestream.models import Question, Vote
+from livestream.store import store_get
+from portal.models import User
+
+STATE_QUESTIONS_LIMIT = 100
+STATE_QUEUE_LIMIT = 200
+
+Role = Literal["viewer", "moderator"]
+
+
+@dataclass(frozen=True)
+class RoomAccess:
+    """An authorised seat in a lecture's room."""
+
+    user: User
+    lecture: Lecture
+    role: Role
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role == "moderator"
+
+
+def lecture_get_for_room(*, lecture_id: int) -> Lecture | None:
+    return (
+        Lecture.objects.select_related("programme", "programme__organiser_unit")
+        .filter(pk=lecture_id)
+        .first()
+    )
+
+
+def room_access_get(*, user: User, lecture_id: int) -> RoomAccess:
+    """Fetch the lecture and authorise ``user`` for its room, in one step.
+
+    Moderators (organisers over the programme, named moderators) always enter. Viewers are
+    cadres with an active enrolment in the programme or in the programme's audience (they
+    may watch before enrolling; enrolment is what counts for credit, see issue 4).
+    Raises ``LiveError`` NOT_SIGNED_IN / NOT_FOUND / FORBIDDEN (close 4401/4404/4403).
+    """
+    if not user.is_authenticated or not user.is_active:
+        raise LiveError(LiveErrorCode.NOT_SIGNED_IN)
+    lecture = lecture_get_for_room(lecture_id=lecture_id)
+    if lecture is None:
+        raise LiveError(LiveErrorCode.NOT_FOUND)
+    if lecture_is_moderator(user=user, lecture=lecture):
+        return RoomAccess(user=user, lecture=lecture, role="moderator")
+    if not lecture.programme.is_published:
+        raise LiveError(LiveErrorCode.NOT_FOUND)
+    if enrolment_get_active(user=user, programme_id=lecture.programme_id) is not None:
+        return RoomAccess(user=user, lecture=lecture, role="viewer")
+    if user_in_audience(user=user, programme=lecture.programme):
+        return RoomAccess(user=user, lecture=lecture, role="viewer")
+    raise LiveError(LiveErrorCode.FORBIDDEN)
+
+
+def _questions(lecture: Lecture) -> QuerySet[Question]:
+    return Question.objects.filter(lecture=lecture).select_related("author", "author__unit")
+
+
+def question_list_visible(
+    *, lecture: Lecture, limit: int = STATE_QUESTIONS_LIMIT
+) -> list[Question]:
+    """Published and answered questions, newest first."""
+    qs = _questions(lecture).filter(status__in=[Question.Status.APPROVED, Question.Status.ANSWERED])
+    return list(qs.order_by("-created_at", "-pk")[:limit])
+
+
+def question_list_pending(*, lecture: Lecture, limit: int = STATE_QUEUE_LIMIT) -> list[Question]:
+    """The moderation queue, oldest first."""
+    qs = _questions(lecture).filter(status=Question.Status.PENDING)
+    return list(qs.order_by("created_at", "pk")[:limit])
+
+
+def question_list_mine_pending(*, user: User, lecture: Lecture) -> list[Question]:
+    qs = _questions(lecture).filter(author=user, status=Question.Status.PENDING)
+    return list(qs.order_by("-created_at", "-pk")[:STATE_QUESTIONS_LIMIT])
+
+
+def question_ids_voted(*, user: User, question_ids: Iterable[int]) -> set[int]:
+    return set(
+        Vote.objects.filter(user=user, question_id__in=list(question_ids)).values_list(
+            "question_id", flat=True
+        )
+    )
+
+
+def question_vote_counts(*, question_ids: Iterable[int]) -> dict[int, int]:
+    return dict(Question.objects.filter(pk__in=list(question_ids)).values_list("pk", "votes"))
+
+
+def lecture_payload(*, lecture: Lecture) -> LecturePayload:
+    return {
+        "id": lecture.pk,
+        "title": lecture.title,
+        "status": lecture.status,
+        "starts_at": iso(lecture.starts_at) or "",
+        "ends_at": iso(lecture.compute_ends_at()) or "",
+    }
+
+
+def room_state(*, access: RoomAccess) -> StatePayload:
+    """The snapshot a client starts from. ``seq`` is read first, so every event after it
+    is either already reflected here or still to come (events are idempotent)."""
+    store = store_get()
+    lecture = access.lecture
+    seq = store.seq_current(lecture_id=lecture.pk)
+    visible = question_list_visible(lecture=lecture)
+    voted = question_ids_voted(user=access.user, question_ids=[q.pk for q in visible])
+    mod = access.is_moderator
+    state: StatePayload = {
+        "type": "state",
+        "seq": seq,
+        "lecture": lecture_payload(lecture=lecture),
+        "questions": [question_payload(q, voted=q.pk in voted, for_moderator=mod) for q in visible],
+        "mine": [
+            question_payload(q)
+            for q in question_list_mine_pending(user=access.user, lecture=lecture)
+        ],
+        "viewers": store.presence_total(lecture_id=lecture.pk),
+        "role": access.role,
+    }
+    if mod:
+        state["queue"] = [
+            question_payload(q, for_moderator=True) for q in question_list_pending(lecture=lecture)
+        ]
+    return state
+
+
+def question_payload_for_moderators(question: Question) -> QuestionPayload:
+    return question_payload(question, for_moderator=True)

@@ -1,0 +1,294 @@
+"""Shared live state: per-lecture ``seq``, the ring of recent events, presence, gates.
+
+Two implementations behind one interface:
+
+* ``RedisStore`` (when ``LIVE_REDIS_URL`` is set): everything is shared by all server
+  processes. A broadcast is ONE Lua script call that increments the lecture's ``seq``,
+  stores the event in the ring (a sorted set trimmed to ``LIVE_RING_SIZE``) and makes ONE
+  ``PUBLISH`` to the lecture's channel, so ``seq`` order equals delivery order everywhere.
+* ``MemoryStore`` (embedded default, one process): the same semantics under a lock; delivery
+  goes straight to this process's hubs.
+
+The published message is ``b"<audience> <seq>\\n<json>"`` with audience ``all``, ``mod`` or
+``u:<user id>``; the hub routes on the header without parsing the JSON.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from django.conf import settings
+
+# How an event takes part in the lecture's sequence.
+SEQ_NEXT = "next"  # a broadcast event: gets the next seq and goes into the ring
+SEQ_CURRENT = "current"  # a moderator/user event: carries the current seq, not in the ring
+SEQ_NONE = "none"  # no seq field at all (viewers, question.rejected)
+
+_PUBLISH_LUA = """
+local seq = 0
+local payload
+local mode = ARGV[3]
+if mode == "next" then
+  seq = redis.call("INCR", KEYS[1])
+  redis.call("EXPIRE", KEYS[1], ARGV[5])
+  payload = '{"seq":' .. seq .. ',' .. ARGV[2]
+  redis.call("ZADD", KEYS[2], seq, payload)
+  redis.call("ZREMRANGEBYRANK", KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
+  redis.call("EXPIRE", KEYS[2], ARGV[5])
+elseif mode == "current" then
+  seq = tonumber(redis.call("GET", KEYS[1]) or "0")
+  payload = '{"seq":' .. seq .. ',' .. ARGV[2]
+else
+  payload = '{' .. ARGV[2]
+end
+redis.call("PUBLISH", ARGV[1], ARGV[6] .. " " .. seq .. "\\n" .. payload)
+return seq
+"""
+
+KEY_TTL_SECONDS = 7 * 24 * 3600
+
+
+def _body(payload_json: str) -> str:
+    """The JSON object without its opening brace (the script prepends ``{"seq":N,``)."""
+    if not payload_json.startswith("{") or payload_json == "{}":
+        raise ValueError("an event is a non-empty JSON object")
+    return payload_json[1:]
+
+
+def envelope(audience: str, seq: int, payload: bytes) -> bytes:
+    return b"%s %d\n%s" % (audience.encode(), seq, payload)
+
+
+def envelope_parse(data: bytes) -> tuple[str, int, bytes]:
+    head, _sep, payload = data.partition(b"\n")
+    audience, _sep, seq = head.partition(b" ")
+    return audience.decode(), int(seq or 0), payload
+
+
+class Store(Protocol):
+    def publish(self, *, lecture_id: int, audience: str, payload_json: str, mode: str) -> int: ...
+    def seq_current(self, *, lecture_id: int) -> int: ...
+    def events_since(self, *, lecture_id: int, last_seq: int) -> list[str] | None: ...
+    def gate(self, *, key: str, seconds: float) -> bool: ...
+    def votes_mark(self, *, lecture_id: int, question_id: int) -> None: ...
+    def votes_take(self, *, lecture_id: int) -> set[int]: ...
+    def presence_set(self, *, lecture_id: int, process_id: str, count: int) -> None: ...
+    def presence_total(self, *, lecture_id: int) -> int: ...
+    def status_swap(self, *, lecture_id: int, status: str) -> str | None: ...
+    def channel(self, *, lecture_id: int) -> str: ...
+
+
+# Hubs of this process that receive MemoryStore deliveries (called from any thread).
+memory_listeners: list[Callable[[int, bytes], None]] = []
+
+
+class MemoryStore:
+    """In-process state for the embedded default (one server process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seq: dict[int, int] = {}
+        self._ring: dict[int, deque[tuple[int, str]]] = {}
+        self._gates: dict[str, float] = {}
+        self._votes: dict[int, set[int]] = {}
+        self._presence: dict[int, dict[str, tuple[int, float]]] = {}
+        self._status: dict[int, str] = {}
+
+    def channel(self, *, lecture_id: int) -> str:
+        return f"{settings.LIVE_REDIS_PREFIX}ev:{lecture_id}"
+
+    def publish(self, *, lecture_id: int, audience: str, payload_json: str, mode: str) -> int:
+        body = _body(payload_json)
+        with self._lock:
+            seq = self._seq.get(lecture_id, 0)
+            if mode == SEQ_NEXT:
+                seq += 1
+                self._seq[lecture_id] = seq
+                payload = f'{{"seq":{seq},{body}'
+                ring = self._ring.setdefault(lecture_id, deque(maxlen=int(settings.LIVE_RING_SIZE)))
+                ring.append((seq, payload))
+            elif mode == SEQ_CURRENT:
+                payload = f'{{"seq":{seq},{body}'
+            else:
+                payload = "{" + body
+            data = envelope(audience, seq if mode != SEQ_NONE else 0, payload.encode())
+            listeners = list(memory_listeners)
+        for listener in listeners:
+            listener(lecture_id, data)
+        return seq
+
+    def seq_current(self, *, lecture_id: int) -> int:
+        with self._lock:
+            return self._seq.get(lecture_id, 0)
+
+    def events_since(self, *, lecture_id: int, last_seq: int) -> list[str] | None:
+        with self._lock:
+            current = self._seq.get(lecture_id, 0)
+            ring = list(self._ring.get(lecture_id, ()))
+        return _since(current, [(s, p) for s, p in ring], last_seq)
+
+    def gate(self, *, key: str, seconds: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if self._gates.get(key, 0.0) > now:
+                return False
+            self._gates[key] = now + seconds
+            return True
+
+    def votes_mark(self, *, lecture_id: int, question_id: int) -> None:
+        with self._lock:
+            self._votes.setdefault(lecture_id, set()).add(question_id)
+
+    def votes_take(self, *, lecture_id: int) -> set[int]:
+        with self._lock:
+            return self._votes.pop(lecture_id, set())
+
+    def presence_set(self, *, lecture_id: int, process_id: str, count: int) -> None:
+        with self._lock:
+            self._presence.setdefault(lecture_id, {})[process_id] = (count, time.time())
+
+    def presence_total(self, *, lecture_id: int) -> int:
+        with self._lock:
+            return sum(c for c, _t in self._presence.get(lecture_id, {}).values())
+
+    def status_swap(self, *, lecture_id: int, status: str) -> str | None:
+        with self._lock:
+            old = self._status.get(lecture_id)
+            self._status[lecture_id] = status
+            return old
+
+
+def _since(current: int, ring: list[tuple[int, str]], last_seq: int) -> list[str] | None:
+    """Events after ``last_seq``, or None when the ring no longer holds all of them."""
+    if last_seq > current or last_seq < 0:
+        return None  # the client knows a seq we never issued (e.g. state was reset)
+    if last_seq == current:
+        return []
+    missing = [(s, p) for s, p in ring if s > last_seq]
+    missing.sort()
+    if not missing or missing[0][0] != last_seq + 1:
+        return None
+    return [p for _s, p in missing]
+
+
+class RedisStore:
+    """Live state shared by every server process through Redis."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis
+
+        self.url = url
+        self.prefix = prefix
+        # Explicit timeouts and pool size: redis-py's defaults changed between major
+        # versions (see issue 3, "Redis trap"). Commands are short; never block forever.
+        self.pool = redis.ConnectionPool.from_url(
+            url,
+            socket_timeout=float(settings.LIVE_REDIS_SOCKET_TIMEOUT),
+            socket_connect_timeout=float(settings.LIVE_REDIS_SOCKET_TIMEOUT),
+            socket_keepalive=True,
+            health_check_interval=30,
+            max_connections=int(settings.LIVE_REDIS_MAX_CONNECTIONS),
+        )
+        self.client = redis.Redis(connection_pool=self.pool)
+        self._publish = self.client.register_script(_PUBLISH_LUA)
+
+    def _k(self, *parts: object) -> str:
+        return self.prefix + ":".join(str(p) for p in parts)
+
+    def channel(self, *, lecture_id: int) -> str:
+        return self._k("ev", lecture_id)
+
+    def publish(self, *, lecture_id: int, audience: str, payload_json: str, mode: str) -> int:
+        result = self._publish(
+            keys=[self._k("seq", lecture_id), self._k("ring", lecture_id)],
+            args=[
+                self.channel(lecture_id=lecture_id),
+                _body(payload_json),
+                mode,
+                int(settings.LIVE_RING_SIZE),
+                KEY_TTL_SECONDS,
+                audience,
+            ],
+        )
+        return int(result)
+
+    def seq_current(self, *, lecture_id: int) -> int:
+        raw: Any = self.client.get(self._k("seq", lecture_id))
+        return int(raw or 0)
+
+    def events_since(self, *, lecture_id: int, last_seq: int) -> list[str] | None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.get(self._k("seq", lecture_id))
+        pipe.zrangebyscore(self._k("ring", lecture_id), f"({last_seq}", "+inf", withscores=True)
+        current_raw, rows = pipe.execute()
+        ring = [(int(score), member.decode()) for member, score in rows]
+        return _since(int(current_raw or 0), ring, last_seq)
+
+    def gate(self, *, key: str, seconds: float) -> bool:
+        return bool(self.client.set(self._k("gate", key), b"1", nx=True, px=int(seconds * 1000)))
+
+    def votes_mark(self, *, lecture_id: int, question_id: int) -> None:
+        key = self._k("votes", lecture_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.sadd(key, question_id)
+        pipe.expire(key, 3600)
+        pipe.execute()
+
+    def votes_take(self, *, lecture_id: int) -> set[int]:
+        key = self._k("votes", lecture_id)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.smembers(key)
+        pipe.delete(key)
+        members, _deleted = pipe.execute()
+        return {int(m) for m in members}
+
+    def presence_set(self, *, lecture_id: int, process_id: str, count: int) -> None:
+        key = self._k("presence", lecture_id)
+        pipe = self.client.pipeline(transaction=False)
+        if count:
+            pipe.hset(key, process_id, f"{count}:{time.time():.0f}")
+        else:
+            pipe.hdel(key, process_id)
+        pipe.expire(key, 3600)
+        pipe.execute()
+
+    def presence_total(self, *, lecture_id: int) -> int:
+        key = self._k("presence", lecture_id)
+        stale_before = time.time() - 4 * float(settings.LIVE_VIEWERS_INTERVAL_SECONDS) - 5
+        total, stale = 0, []
+        rows: Any = self.client.hgetall(key)
+        for field, value in rows.items():
+            count, _sep, stamp = value.decode().partition(":")
+            if float(stamp or 0) < stale_before:
+                stale.append(field)  # a process that died without saying goodbye
+            else:
+                total += int(count)
+        if stale:
+            self.client.hdel(key, *stale)
+        return total
+
+    def status_swap(self, *, lecture_id: int, status: str) -> str | None:
+        old: Any = self.client.set(
+            self._k("status", lecture_id), status, get=True, ex=KEY_TTL_SECONDS
+        )
+        return old.decode() if old is not None else None
+
+
+_store: Any = None
+_store_key: tuple[str, str] | None = None
+_store_lock = threading.Lock()
+
+
+def store_get() -> Store:
+    """The process's store, rebuilt when the settings change (tests override them)."""
+    global _store, _store_key
+    key = (str(settings.LIVE_REDIS_URL), str(settings.LIVE_REDIS_PREFIX))
+    with _store_lock:
+        if _store is None or _store_key != key:
+            _store = RedisStore(key[0], key[1]) if key[0] else MemoryStore()
+            _store_key = key
+        return _store

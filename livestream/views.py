@@ -1,0 +1,109 @@
+"""Pages of the live room: the room (player + Q&A, moderator console) and the projector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from livestream.exceptions import LiveError, LiveErrorCode
+from livestream.models import QUESTION_MAX_CHARS
+from livestream.selectors import RoomAccess, lecture_payload, room_access_get
+
+
+def _access(request: HttpRequest, lecture_id: int) -> RoomAccess:
+    try:
+        return room_access_get(user=request.user, lecture_id=lecture_id)  # type: ignore[arg-type]
+    except LiveError as exc:
+        if exc.code == LiveErrorCode.NOT_FOUND:
+            raise Http404(exc.message) from exc
+        raise PermissionDenied(
+            _("This lecture is for cadres of other units; your unit is not in its audience.")
+        ) from exc
+
+
+def _messages() -> dict[str, str]:
+    """Chinese texts for the scripts (error codes, close codes, labels)."""
+    return {
+        "invalid": _("That request was not understood."),
+        "too_long": _("A question can have at most 300 characters."),
+        "rate_limited": _("You are going too fast; please wait a moment."),
+        "forbidden": _("You are not allowed to do that."),
+        "not_found": _("That question or lecture does not exist."),
+        "close_4401": _("Your sign-in has expired. Please sign in again."),
+        "close_4403": _("You are not in this lecture's audience."),
+        "close_4404": _("This lecture does not exist."),
+        "close_4429": _("Too many messages; reconnecting shortly."),
+        "close_1009": _("The message was too large."),
+        "close_4408": _("Your connection fell behind; catching up…"),
+        "connecting": _("Connecting…"),
+        "connected": _("Connected"),
+        "reconnecting": _("Connection lost; reconnecting in %(seconds)s s…"),
+        "anonymous": _("Anonymous"),
+        "pending": _("Awaiting review"),
+        "published": _("Published"),
+        "answered": _("Answered"),
+        "highlighted": _("On screen"),
+        "rejected": _("Your question was not published."),
+        "rejected_reason": _("Your question was not published: %(reason)s"),
+        "accepted": _("Sent. Your question will appear once a moderator approves it."),
+        "upvote": _("Upvote"),
+        "upvoted": _("Upvoted"),
+        "no_questions": _("No questions yet. Be the first to ask!"),
+        "queue_empty": _("Nothing waiting for review."),
+        "flagged": _("Sensitive words"),
+        "approve": _("Approve"),
+        "reject": _("Reject"),
+        "answer": _("Mark answered"),
+        "highlight": _("Put on screen"),
+        "unhighlight": _("Take off screen"),
+        "reject_prompt": _("Reason for rejecting (the asker will see it):"),
+        "starts_in": _("Starts in %(time)s"),
+        "live": _("Live"),
+        "ended": _("Ended"),
+        "scheduled": _("Upcoming"),
+        "replay": _("Replay"),
+        "no_replay": _("The replay will be available here later."),
+        "no_stream": _("The stream has not been set up yet."),
+        "play_error": _("The video cannot be played in this browser."),
+        "days": _("%(n)s d"),
+        "waiting_screen": _("Questions put on screen by the moderator appear here."),
+    }
+
+
+def _context(request: HttpRequest, access: RoomAccess, **extra: Any) -> dict[str, Any]:
+    lecture = access.lecture
+    return {
+        "lecture": lecture,
+        "access": access,
+        "question_max": QUESTION_MAX_CHARS,
+        "live_config": {
+            "lectureId": lecture.pk,
+            "wsPath": f"/ws/lectures/{lecture.pk}/",
+            "role": access.role,
+            "lecture": lecture_payload(lecture=lecture),
+            "streamUrl": lecture.stream_url,
+            "replayUrl": lecture.replay_url,
+            "hlsScript": "",
+            "maxChars": QUESTION_MAX_CHARS,
+            "messages": _messages(),
+            **extra,
+        },
+    }
+
+
+@login_required
+def room(request: HttpRequest, lecture_id: int) -> HttpResponse:
+    access = _access(request, lecture_id)
+    return render(request, "livestream/room.html", _context(request, access))
+
+
+@login_required
+def screen(request: HttpRequest, lecture_id: int) -> HttpResponse:
+    """The projector view: the highlighted question, large."""
+    access = _access(request, lecture_id)
+    return render(request, "livestream/screen.html", _context(request, access, screen=True))

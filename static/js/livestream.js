@@ -1,0 +1,330 @@
+/* Live room client (docs/live-protocol.md). User text is always inserted with textContent. */
+(function () {
+  "use strict";
+  var cfgEl = document.getElementById("live-config");
+  if (!cfgEl) return;
+  var cfg = JSON.parse(cfgEl.textContent);
+  var M = cfg.messages;
+  var screenMode = !!cfg.screen;
+  var $ = function (id) { return document.getElementById(id); };
+  var fmt = function (text, params) {
+    return text.replace(/%\((\w+)\)s/g, function (_m, k) { return params[k]; });
+  };
+
+  var questions = new Map();   // approved/answered, id -> question
+  var mine = new Map();        // my pending questions, id -> question
+  var lastSeq = -1;
+  var helloPending = false;
+  var role = cfg.role;
+  var sortBy = "newest";
+  var status = cfg.lecture.status;
+  var socket = null;
+  var attempt = 0;
+  var stopped = false;
+  var pendingAsk = null;
+  var heartbeatTimer = null;
+
+  // -- connection ----------------------------------------------------------------------
+  function setConn(text) { var el = $("live-conn"); if (el) el.textContent = text; }
+
+  function connect() {
+    setConn(M.connecting);
+    var proto = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(proto + location.host + cfg.wsPath);
+    socket.onopen = function () { attempt = 0; setConn(M.connected); };
+    socket.onmessage = function (ev) {
+      var msg;
+      try { msg = JSON.parse(ev.data); } catch (e) { return; }
+      handle(msg);
+    };
+    socket.onclose = function (ev) { scheduleReconnect(ev.code); };
+  }
+
+  function scheduleReconnect(code) {
+    socket = null;
+    if (stopped) return;
+    if (code === 4401 || code === 4403 || code === 4404) {
+      stopped = true;
+      setConn(M["close_" + code]);
+      return;
+    }
+    attempt += 1;
+    var base = Math.min(30, Math.pow(2, Math.min(attempt, 5)) / 2);  // 1, 2, 4, 8, 16 s
+    if (code === 4429) base = Math.max(base, 15);
+    if (code === 4408) base = 0.5;
+    var wait = base * (0.5 + Math.random());  // jitter: thousands of viewers must not return at once
+    var note = M["close_" + code] ? M["close_" + code] + " " : "";
+    setConn(note + fmt(M.reconnecting, { seconds: Math.ceil(wait) }));
+    setTimeout(connect, wait * 1000);
+  }
+
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  // -- events --------------------------------------------------------------------------
+  function emit(name, detail) {
+    document.dispatchEvent(new CustomEvent(name, { detail: detail }));
+  }
+
+  function handle(msg) {
+    if (msg.type === "state") {
+      lastSeq = msg.seq; helloPending = false; role = msg.role;
+      questions.clear(); mine.clear();
+      msg.questions.forEach(function (q) { questions.set(q.id, q); });
+      msg.mine.forEach(function (q) { mine.set(q.id, q); });
+      setViewers(msg.viewers);
+      setStatus(msg.lecture.status);
+      render();
+      emit("live:state", msg);
+      return;
+    }
+    if (typeof msg.seq === "number" && msg.type !== "moderation.queue") {
+      if (msg.seq <= lastSeq) return;              // already applied (replay overlap)
+      if (msg.seq > lastSeq + 1) {                  // a gap: ask for the missed events
+        if (!helloPending) { helloPending = true; send({ type: "hello", last_seq: lastSeq }); }
+        return;
+      }
+      lastSeq = msg.seq; helloPending = false;
+    }
+    switch (msg.type) {
+      case "question.published":
+      case "question.updated":
+        upsert(msg.question); break;
+      case "question.votes":
+        Object.keys(msg.counts).forEach(function (id) {
+          var q = questions.get(Number(id));
+          if (q) q.votes = msg.counts[id];
+        });
+        render(); break;
+      case "question.accepted":
+        pendingAsk = null;
+        mine.set(msg.question.id, msg.question);
+        var text = $("ask-text"); if (text) { text.value = ""; updateCount(); }
+        askStatus(M.accepted, false);
+        render(); break;
+      case "question.rejected":
+        mine.delete(msg.question_id);
+        askStatus(msg.reason ? fmt(M.rejected_reason, { reason: msg.reason }) : M.rejected, true);
+        render(); break;
+      case "viewers": setViewers(msg.count); break;
+      case "lecture.status": setStatus(msg.status); break;
+      case "error":
+        var message = msg.message || M[msg.code] || M.invalid;
+        askStatus(message, true);
+        break;
+    }
+    emit("live:event", msg);
+  }
+
+  function upsert(q) {
+    mine.delete(q.id);
+    if (q.status === "approved" || q.status === "answered") questions.set(q.id, q);
+    else questions.delete(q.id);
+    render();
+  }
+
+  // -- rendering -----------------------------------------------------------------------
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function questionItem(q, pending) {
+    var li = el("li", "question" + (q.highlighted ? " highlighted" : "") + (pending ? " pending" : ""));
+    li.dataset.id = q.id;
+    var head = el("div", "q-head");
+    head.appendChild(el("span", "q-author", q.author + (q.unit ? " · " + q.unit : "")));
+    if (pending) head.appendChild(el("span", "tag tag-pending", M.pending));
+    if (q.status === "answered") head.appendChild(el("span", "tag tag-answered", M.answered));
+    if (q.highlighted) head.appendChild(el("span", "tag tag-highlight", M.highlighted));
+    li.appendChild(head);
+    li.appendChild(el("p", "q-text", q.text));
+    if (!pending) {
+      var vote = el("button", "vote" + (q.voted ? " voted" : ""));
+      vote.type = "button";
+      vote.setAttribute("aria-pressed", q.voted ? "true" : "false");
+      vote.setAttribute("aria-label", (q.voted ? M.upvoted : M.upvote) + " (" + q.votes + ")");
+      vote.appendChild(el("span", "vote-icon", "▲"));
+      vote.appendChild(el("span", "vote-count", q.votes));
+      vote.addEventListener("click", function () {
+        var up = !q.voted;
+        if (send({ type: "question.vote", question_id: q.id, up: up })) {
+          q.voted = up; q.votes = Math.max(0, q.votes + (up ? 1 : -1)); render();
+        }
+      });
+      li.appendChild(vote);
+    }
+    return li;
+  }
+
+  function sorted() {
+    var list = Array.from(questions.values());
+    list.sort(function (a, b) {
+      if (a.highlighted !== b.highlighted) return a.highlighted ? -1 : 1;
+      if (sortBy === "top" && a.votes !== b.votes) return b.votes - a.votes;
+      return a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : b.id - a.id;
+    });
+    return list;
+  }
+
+  function render() {
+    if (screenMode) { renderScreen(); return; }
+    var list = $("question-list");
+    if (!list) return;
+    var frag = document.createDocumentFragment();
+    Array.from(mine.values()).forEach(function (q) { frag.appendChild(questionItem(q, true)); });
+    sorted().forEach(function (q) { frag.appendChild(questionItem(q, false)); });
+    list.replaceChildren(frag);
+    $("question-empty").textContent = questions.size || mine.size ? "" : M.no_questions;
+  }
+
+  function renderScreen() {
+    var top = sorted()[0];
+    var shown = top && top.highlighted ? top : null;
+    $("screen-text").textContent = shown ? shown.text : "";
+    $("screen-author").textContent = shown ? shown.author + (shown.unit ? " · " + shown.unit : "") : "";
+    $("screen-empty").textContent = shown ? "" : M.waiting_screen;
+  }
+
+  function setViewers(count) {
+    var v = $("live-viewers");
+    if (v && typeof count === "number") v.textContent = "👥 " + count;
+  }
+
+  // -- player, status, countdown ---------------------------------------------------------
+  var hls = null;
+  var loadedUrl = null;
+
+  function setStatus(next) {
+    status = next;
+    var badge = $("live-badge");
+    if (badge) { badge.dataset.status = next; badge.textContent = M[next] || next; }
+    updatePlayer();
+  }
+
+  function play(url) {
+    var video = $("live-video");
+    if (!video || !url || url === loadedUrl) return;
+    loadedUrl = url;
+    if (hls) { hls.destroy(); hls = null; }
+    if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = url;                                  // native HLS (Safari, iOS)
+    } else if (window.Hls && window.Hls.isSupported()) {
+      hls = new window.Hls({ lowLatencyMode: true });
+      hls.loadSource(url);
+      hls.attachMedia(video);
+    } else {
+      overlay(M.play_error);
+    }
+  }
+
+  function overlay(text) {
+    var box = $("player-overlay");
+    if (!box) return;
+    box.hidden = !text;
+    $("countdown").textContent = text || "";
+  }
+
+  function updatePlayer() {
+    if (screenMode) return;
+    if (status === "live") {
+      if (cfg.streamUrl) { overlay(""); play(cfg.streamUrl); } else overlay(M.no_stream);
+    } else if (status === "ended") {
+      if (cfg.replayUrl) { overlay(""); play(cfg.replayUrl); } else overlay(M.no_replay);
+    } else {
+      tick();
+    }
+  }
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function tick() {
+    if (status !== "scheduled" || screenMode) return;
+    var left = Math.max(0, Math.floor((Date.parse(cfg.lecture.starts_at) - Date.now()) / 1000));
+    var d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600);
+    var m = Math.floor(left % 3600 / 60), s = left % 60;
+    var time = (d ? fmt(M.days, { n: d }) + " " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
+    overlay(fmt(M.starts_in, { time: time }));
+  }
+
+  // -- asking ----------------------------------------------------------------------------
+  function askStatus(text, isError) {
+    var el2 = $("ask-status");
+    if (!el2) return;
+    el2.textContent = text;
+    el2.classList.toggle("error", !!isError);
+  }
+
+  function charCount(text) { return Array.from(text.trim()).length; }
+
+  function updateCount() {
+    var text = $("ask-text"), out = $("ask-count");
+    if (!text || !out) return;
+    var n = charCount(text.value);
+    out.textContent = n + "/" + cfg.maxChars;
+    out.classList.toggle("over", n > cfg.maxChars);
+  }
+
+  function newClientId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  function setupAsk() {
+    var form = $("ask-form");
+    if (!form) return;
+    var text = $("ask-text");
+    text.addEventListener("input", updateCount);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var value = text.value.trim();
+      if (!value) { askStatus(M.invalid, true); return; }
+      if (charCount(value) > cfg.maxChars) { askStatus(M.too_long, true); return; }
+      // the same text re-sent (e.g. after a reconnect) keeps its client_id: one question
+      if (!pendingAsk || pendingAsk.text !== value) pendingAsk = { text: value, id: newClientId() };
+      var ok = send({ type: "question.ask", text: value, anonymous: $("ask-anon").checked,
+                      client_id: pendingAsk.id });
+      if (!ok) askStatus(M.connecting, true);
+    });
+    updateCount();
+  }
+
+  function setupTabs() {
+    document.querySelectorAll(".tabs [role=tab]").forEach(function (tab) {
+      tab.addEventListener("click", function () {
+        sortBy = tab.dataset.sort;
+        document.querySelectorAll(".tabs [role=tab]").forEach(function (t) {
+          t.setAttribute("aria-selected", t === tab ? "true" : "false");
+        });
+        render();
+      });
+    });
+  }
+
+  function heartbeat() {
+    if (screenMode) return;
+    var video = $("live-video");
+    send({ type: "heartbeat", playing: !!(video && !video.paused && !video.ended),
+           replay: status === "ended" });
+  }
+
+  window.zhixingLive = { send: send, config: cfg, messages: M,
+                         questions: questions, get role() { return role; } };
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupAsk();
+    setupTabs();
+    render();
+    updatePlayer();
+    setInterval(tick, 1000);
+    heartbeatTimer = setInterval(heartbeat, 30000);
+    connect();
+  });
+  if (document.readyState !== "loading") document.dispatchEvent(new Event("DOMContentLoaded"));
+})();

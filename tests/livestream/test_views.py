@@ -1,0 +1,62 @@
+"""The room page and the projector view."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_room_url_contract(lecture):
+    assert reverse("livestream:room", args=[lecture.pk]) == f"/lectures/{lecture.pk}/live/"
+    assert reverse("livestream:screen", args=[lecture.pk]) == f"/lectures/{lecture.pk}/screen/"
+
+
+def test_room_needs_sign_in(client, lecture):
+    response = client.get(f"/lectures/{lecture.pk}/live/")
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_room_page_for_a_viewer(client, viewer, lecture):
+    client.force_login(viewer)
+    response = client.get(f"/lectures/{lecture.pk}/live/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "匿名提问" in html
+    assert "hls.min.js" in html
+    assert "moderator.js" not in html
+    config = response.context["live_config"]
+    assert config["role"] == "viewer"
+    assert config["wsPath"] == f"/ws/lectures/{lecture.pk}/"
+    assert config["messages"]["rate_limited"] == "操作太频繁，请稍候再试。"
+    assert 'id="live-config"' in html
+
+
+def test_room_page_for_a_moderator_has_the_console(client, organiser, lecture):
+    client.force_login(organiser)
+    html = client.get(f"/lectures/{lecture.pk}/live/").content.decode()
+    assert "moderator.js" in html
+    assert "问题审核" in html
+
+
+def test_room_page_refuses_outsiders_and_unknown_lectures(client, outsider, lecture):
+    client.force_login(outsider)
+    assert client.get(f"/lectures/{lecture.pk}/live/").status_code == 403
+    assert client.get("/lectures/999999/live/").status_code == 404
+
+
+def test_lecture_title_is_escaped(client, viewer, lecture):
+    lecture.title = "<script>alert(1)</script>"
+    lecture.save()
+    client.force_login(viewer)
+    html = client.get(f"/lectures/{lecture.pk}/live/").content.decode()
+    assert "<script>alert(1)</script>" not in html
+
+
+def test_screen_page(client, viewer, lecture):
+    client.force_login(viewer)
+    response = client.get(f"/lectures/{lecture.pk}/screen/")
+    assert response.status_code == 200
+    assert response.context["live_config"]["screen"] is True
