@@ -1,3 +1,454 @@
-from django.contrib import admin
+"""Organiser admin for notices.
 
-# Register your models here.
+Per reminder: counts by channel and state (live while sending), failures as CSV, resend
+failed, cancel, a preview of every channel's text and "send a test to me". Per user: the
+delivery history (Deliveries filtered by user). Everything is limited to the programmes
+the caller manages (``portal.admin.ScopedAdminMixin`` over the programme's organising unit,
+the same rule as ``courses.selectors.programme_list_managed``).
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from courses.models import Lecture
+from courses.selectors import programme_list_managed
+from notifications import selectors, services
+from notifications.exceptions import NotifyError
+from notifications.models import (
+    Announcement,
+    AnnouncementAttachment,
+    Channel,
+    ChannelBinding,
+    ChannelState,
+    Delivery,
+    MessageTemplate,
+    NotifyPreference,
+    Reminder,
+    ReminderKind,
+)
+from notifications.providers.base import ProviderError
+from notifications.rendering import render_text, sample_context
+from portal.admin import AuditedAdminMixin, ScopedAdminMixin, request_user
+from portal.models import mask_phone
+
+PROGRAMME_SCOPE = "lecture__programme__organiser_unit__"
+
+
+def _paused_warning(request: HttpRequest) -> None:
+    for state in ChannelState.objects.filter(paused=True):
+        messages.error(
+            request,
+            gettext(
+                "The %(channel)s channel is paused after a provider error (%(reason)s). "
+                "Fix the account, then resume it under Channel states."
+            )
+            % {"channel": state.get_channel_display(), "reason": state.reason},
+        )
+
+
+class ReminderForm(forms.ModelForm):
+    class Meta:
+        model = Reminder
+        fields = ("lecture", "kind", "due_at", "note")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        due_at = data.get("due_at")
+        lecture: Lecture | None = data.get("lecture")
+        kind = data.get("kind")
+        changed = not self.instance.pk or "due_at" in self.changed_data
+        if due_at and changed and due_at < timezone.now():
+            self.add_error("due_at", gettext("The reminder time is in the past."))
+        if (
+            lecture is not None
+            and kind in (ReminderKind.REMINDER_24H, ReminderKind.REMINDER_1H)
+            and Reminder.objects.filter(lecture=lecture, kind=kind)
+            .exclude(pk=self.instance.pk)
+            .exists()
+        ):
+            self.add_error("kind", gettext("This lecture already has a reminder of this kind."))
+        if self.instance.pk and self.instance.status != Reminder.Status.SCHEDULED:
+            raise ValidationError(gettext("Only scheduled reminders can be edited."))
+        return data
+
+
+@admin.register(Reminder)
+class ReminderAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    scope_prefix = PROGRAMME_SCOPE
+    form = ReminderForm
+    list_display = ("lecture", "kind", "due_at", "status", "recipients", "progress")
+    list_filter = ("status", "kind")
+    search_fields = ("lecture__title", "lecture__programme__title")
+    date_hierarchy = "due_at"
+    readonly_fields = ("status", "recipients", "planned_at", "finished_at", "counts", "preview")
+    actions = ("cancel_reminders", "resend_failed", "export_failures", "send_test_to_me")
+    list_select_related = ("lecture", "lecture__programme")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = ["lecture", "kind", "due_at", "note"]
+        if obj is not None:
+            fields += ["status", "recipients", "planned_at", "finished_at", "counts", "preview"]
+        return fields
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        user = request_user(request)
+        if db_field.name == "lecture" and field is not None and not user.is_superuser:
+            field.queryset = Lecture.objects.filter(programme__in=programme_list_managed(user=user))
+            field.error_messages["invalid_choice"] = gettext(
+                "This lecture does not exist or is outside your area."
+            )
+        return field
+
+    def save_model(self, request: HttpRequest, obj: Reminder, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request_user(request)
+        super().save_model(request, obj, form, change)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        _paused_warning(request)
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: Reminder) -> str:
+        counts = selectors.reminder_counts(reminder_id=obj.pk)
+        total: dict[str, int] = {}
+        for states in counts.values():
+            for state, n in states.items():
+                total[state] = total.get(state, 0) + n
+        labels = dict(Delivery.Status.choices)
+        return " · ".join(f"{labels.get(s, s)} {n}" for s, n in sorted(total.items()))
+
+    @admin.display(description=_("by channel and state"))
+    def counts(self, obj: Reminder) -> SafeString:
+        counts = selectors.reminder_counts(reminder_id=obj.pk)
+        if not counts:
+            return format_html("<p>{}</p>", gettext("Nothing planned yet."))
+        labels = dict(Delivery.Status.choices)
+        channels = dict(Channel.choices)
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td></tr>",
+            (
+                (
+                    channels.get(ch, ch),
+                    " · ".join(f"{labels.get(s, s)} {n}" for s, n in sorted(states.items())),
+                )
+                for ch, states in sorted(counts.items())
+            ),
+        )
+        failures_url = reverse("admin:notifications_delivery_changelist")
+        html = format_html(
+            '<table>{}</table><p><a href="{}?reminder__id__exact={}&amp;status__exact=failed">'
+            "{}</a></p>",
+            rows,
+            failures_url,
+            obj.pk,
+            gettext("Failed deliveries"),
+        )
+        if obj.status in (Reminder.Status.PLANNING, Reminder.Status.DISPATCHING):
+            # live progress: the change page reloads itself while the reminder is sending
+            html += format_html(
+                '<p class="help">{}</p><script>setTimeout(function(){{'
+                "location.reload()}}, 10000)</script>",
+                gettext("Sending… this page refreshes every 10 seconds."),
+            )
+        return html
+
+    @admin.display(description=_("preview"))
+    def preview(self, obj: Reminder) -> SafeString:
+        items = []
+        for channel in [Channel.INBOX.value, *settings.NOTIFY_CHANNELS]:
+            text = services.message_render(reminder=obj, channel=channel)
+            items.append((dict(Channel.choices).get(channel, channel), text.subject, text.body))
+        return format_html(
+            "<dl>{}</dl>",
+            format_html_join("", "<dt>{} · {}</dt><dd>{}</dd>", items),
+        )
+
+    # -- actions -------------------------------------------------------------------------------
+    @admin.action(description=_("Cancel the selected reminders"))
+    def cancel_reminders(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
+        cancelled = 0
+        for reminder in queryset:
+            try:
+                services.reminder_cancel(reminder_id=reminder.pk, by=request_user(request))
+                cancelled += 1
+            except NotifyError as exc:
+                messages.error(request, f"{reminder}: {exc.message}")
+        if cancelled:
+            messages.success(
+                request,
+                ngettext("%(n)d reminder cancelled.", "%(n)d reminders cancelled.", cancelled)
+                % {"n": cancelled},
+            )
+
+    @admin.action(description=_("Resend failed deliveries"))
+    def resend_failed(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
+        total = sum(
+            services.reminder_resend_failed(reminder_id=r.pk, by=request_user(request))
+            for r in queryset
+        )
+        if total:
+            from notifications.tasks import dispatch_kick
+
+            dispatch_kick()
+        messages.success(
+            request,
+            ngettext("%(n)d delivery queued again.", "%(n)d deliveries queued again.", total)
+            % {"n": total},
+        )
+
+    @admin.action(description=_("Export failed deliveries (CSV)"))
+    def export_failures(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> Any:
+        rows = (
+            Delivery.objects.filter(reminder__in=queryset, status=Delivery.Status.FAILED)
+            .select_related("user", "reminder")
+            .order_by("reminder_id", "id")
+        )
+        services_audit(request, "notify.export_failures", [r.pk for r in queryset])
+
+        class Echo:
+            def write(self, value: str) -> str:
+                return value
+
+        writer = csv.writer(Echo())
+
+        def _lines() -> Any:
+            yield "\ufeff"
+            yield writer.writerow(
+                [
+                    gettext("reminder"),
+                    gettext("user"),
+                    gettext("full name"),
+                    gettext("channel"),
+                    gettext("address"),
+                    gettext("attempts"),
+                    gettext("error code"),
+                    gettext("error detail"),
+                    gettext("updated"),
+                ]
+            )
+            for d in rows.iterator(chunk_size=2000):
+                address = mask_phone(d.address) if d.channel == Channel.SMS else d.address
+                yield writer.writerow(
+                    [
+                        _cell(x)
+                        for x in (
+                            d.reminder_id,
+                            d.user.username,
+                            d.user.display_name,
+                            d.channel,
+                            address,
+                            d.attempts,
+                            d.error_code,
+                            d.error_detail,
+                            timezone.localtime(d.updated_at).strftime("%Y-%m-%d %H:%M:%S"),
+                        )
+                    ]
+                )
+
+        response = StreamingHttpResponse(_lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="failed-deliveries.csv"'
+        return response
+
+    @admin.action(description=_("Send a test to me"))
+    def send_test_to_me(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
+        user = request_user(request)
+        for reminder in queryset[:5]:
+            for channel in [Channel.INBOX.value, *settings.NOTIFY_CHANNELS]:
+                try:
+                    services.notice_send_test(reminder=reminder, user=user, channel=channel)
+                    messages.success(
+                        request,
+                        gettext("Test of “%(reminder)s” sent on %(channel)s.")
+                        % {"reminder": reminder, "channel": channel},
+                    )
+                except NotifyError as exc:
+                    messages.warning(request, f"{channel}: {exc.message}")
+                except ProviderError as exc:
+                    messages.error(request, f"{channel}: {exc.code} {exc.detail}")
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "channel/<str:channel>/resume/",
+                self.admin_site.admin_view(self.resume_channel),
+                name="notifications_channel_resume",
+            ),
+            *super().get_urls(),
+        ]
+
+    def resume_channel(self, request: HttpRequest, channel: str) -> HttpResponse:
+        if request.method != "POST" or not request_user(request).is_superuser:
+            raise PermissionDenied
+        services.channel_resume(channel=channel, by=request_user(request))
+        return redirect("admin:notifications_reminder_changelist")
+
+
+def _cell(value: Any) -> str:
+    """Spreadsheet-safe text (no formulas)."""
+    text = str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def services_audit(request: HttpRequest, action: str, ids: list[int]) -> None:
+    from portal.models import AuditLog
+
+    AuditLog.objects.create(
+        user=request_user(request), action=action, target="reminders", detail={"ids": ids[:100]}
+    )
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """The outbox, read-only: per-user history is this list filtered by user."""
+
+    scope_prefix = "reminder__" + PROGRAMME_SCOPE
+    list_display = (
+        "reminder",
+        "user",
+        "channel",
+        "hop",
+        "status",
+        "attempts",
+        "error_code",
+        "updated_at",
+    )
+    list_filter = ("status", "channel")
+    search_fields = ("user__username", "user__full_name", "=user__phone")
+    list_select_related = ("reminder", "reminder__lecture", "user")
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ("channel", "kind", "subject", "body")
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    form = MessageTemplateForm
+    list_display = ("channel", "kind", "updated_at")
+    readonly_fields = ("sample",)
+    fields = ("channel", "kind", "subject", "body", "sample")
+
+    @admin.display(description=_("preview with sample data"))
+    def sample(self, obj: MessageTemplate) -> str:
+        if not obj.pk:
+            return ""
+        return render_text(obj.body, sample_context(), channel=obj.channel)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request_user(request).is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request_user(request).is_superuser
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request_user(request).is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request_user(request).is_superuser
+
+
+@admin.register(ChannelBinding)
+class ChannelBindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    scope_prefix = "user__unit__"
+    list_display = ("user", "channel", "masked_address", "appid", "verified")
+    list_filter = ("channel", "verified")
+    search_fields = ("user__username", "user__full_name")
+    raw_id_fields = ("user",)
+
+    @admin.display(description=_("address"))
+    def masked_address(self, obj: ChannelBinding) -> str:
+        return mask_phone(obj.address) if obj.channel == Channel.SMS else obj.address
+
+
+@admin.register(NotifyPreference)
+class NotifyPreferenceAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    scope_prefix = "user__unit__"
+    list_display = ("user", "channel_order", "opted_out")
+    raw_id_fields = ("user",)
+    search_fields = ("user__username", "user__full_name")
+
+
+@admin.register(ChannelState)
+class ChannelStateAdmin(admin.ModelAdmin):
+    list_display = ("channel", "paused", "reason", "paused_at")
+    actions = ("resume",)
+
+    @admin.action(description=_("Resume the selected channels"))
+    def resume(self, request: HttpRequest, queryset: QuerySet[ChannelState]) -> None:
+        for state in queryset:
+            services.channel_resume(channel=state.channel, by=request_user(request))
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request_user(request).is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request_user(request).is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request_user(request).is_superuser
+
+
+class AttachmentInline(admin.TabularInline):
+    model = AnnouncementAttachment
+    extra = 1
+
+
+@admin.register(Announcement)
+class AnnouncementAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    scope_prefix = "unit__"
+    list_display = ("title", "unit", "published_at", "published_by")
+    readonly_fields = ("published_at", "published_by")
+    inlines = (AttachmentInline,)
+    actions = ("publish",)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "unit":
+            self.limit_to_scope(request, field)
+        return field
+
+    @admin.action(description=_("Publish to the inboxes of the unit's subtree"))
+    def publish(self, request: HttpRequest, queryset: QuerySet[Announcement]) -> None:
+        for announcement in queryset:
+            n = services.announcement_publish(announcement=announcement, by=request_user(request))
+            messages.success(
+                request,
+                gettext("“%(title)s” delivered to %(n)d inboxes.")
+                % {"title": announcement.title, "n": n},
+            )

@@ -1,0 +1,36 @@
+"""Domain errors of the notifications app: each carries a machine-readable code."""
+
+from __future__ import annotations
+
+import enum
+
+from django.utils.translation import gettext_lazy as _
+
+
+class NotifyErrorCode(enum.Enum):
+    IN_PAST = "in_past"
+    LECTURE_STARTED = "lecture_started"
+    NOT_CANCELLABLE = "not_cancellable"
+    NO_ADDRESS = "no_address"
+    CHANNEL_OFF = "channel_off"
+    DUPLICATE = "duplicate"
+
+
+_MESSAGES = {
+    NotifyErrorCode.IN_PAST: _("The reminder time is in the past."),
+    NotifyErrorCode.LECTURE_STARTED: _("The lecture has already started."),
+    NotifyErrorCode.NOT_CANCELLABLE: _("This reminder has finished and cannot be cancelled."),
+    NotifyErrorCode.NO_ADDRESS: _("You have no address on this channel."),
+    NotifyErrorCode.CHANNEL_OFF: _("This channel is not switched on."),
+    NotifyErrorCode.DUPLICATE: _("This lecture already has a reminder of this kind."),
+}
+
+
+class NotifyError(Exception):
+    def __init__(self, code: NotifyErrorCode) -> None:
+        self.code = code
+        super().__init__(code.value)
+
+    @property
+    def message(self) -> str:
+        return str(_MESSAGES[self.code])

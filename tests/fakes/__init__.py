@@ -1,0 +1,1 @@
+"""Fake provider HTTP servers for tests and the benchmark (real HTTP on loopback)."""

@@ -1,0 +1,336 @@
+"""Fakes of Aliyun SMS, Tencent SMS, WeChat, DingTalk and 浙政钉 (the parts we call)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from notifications.providers.sms import aliyun_signature
+from notifications.providers.zwdd import zwdd_signature
+from tests.fakes.server import FakeServer, Recorded, Reply
+
+
+@dataclass
+class Sent:
+    address: str
+    text: str
+    key: str  # our idempotency / batch key as the provider saw it
+    message_id: str
+
+
+class _SentLog:
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+        self.bad: set[str] = set()
+        self._lock = threading.Lock()
+
+    def record(self, items: list[Sent]) -> None:
+        with self._lock:
+            self.sent.extend(items)
+
+    def counts(self) -> Counter[str]:
+        return Counter(s.address for s in self.sent)
+
+    def duplicates(self) -> dict[str, int]:
+        return {a: n for a, n in self.counts().items() if n > 1}
+
+
+class AliyunSmsFake(FakeServer, _SentLog):
+    """POST / with Action=SendBatchSms | QuerySendDetails; RPC signature verified."""
+
+    secret = "aliyun-secret"
+
+    def __init__(self, **kwargs: Any) -> None:
+        FakeServer.__init__(self, **kwargs)
+        _SentLog.__init__(self)
+
+    def dispatch(self, rec: Recorded) -> Reply | None:
+        if rec.form().get("Action") == "QuerySendDetails":
+            return self.route(rec, None)  # queries are not subject to faults
+        return super().dispatch(rec)
+
+    def route(self, rec: Recorded, fault: str | None) -> Reply:
+        form = rec.form()
+        signature = form.pop("Signature", "")
+        if signature != aliyun_signature(form, self.secret):
+            return Reply(400, {"Code": "SignatureDoesNotMatch", "Message": "bad signature"})
+        if form.get("Action") == "QuerySendDetails":
+            phone = form["PhoneNumber"]
+            dtos = [
+                {
+                    "PhoneNum": s.address,
+                    "OutId": s.key,
+                    "BizId": s.message_id,
+                    "SendStatus": 3,
+                    "ErrCode": "DELIVERED",
+                    "Content": s.text,
+                }
+                for s in self.sent
+                if s.address == phone
+            ]
+            return Reply(
+                200,
+                {
+                    "Code": "OK",
+                    "SmsSendDetailDTOs": {"SmsSendDetailDTO": dtos},
+                    "TotalCount": len(dtos),
+                },
+            )
+        codes = {
+            "throttle": "isv.BUSINESS_LIMIT_CONTROL",
+            "quota": "isv.AMOUNT_NOT_ENOUGH",
+            "system": "isp.SYSTEM_ERROR",
+            "template": "isv.SMS_TEMPLATE_ILLEGAL",
+        }
+        if fault in codes:
+            return Reply(200, {"Code": codes[fault], "Message": fault, "RequestId": "r"})
+        phones = json.loads(form["PhoneNumberJson"])
+        params = json.loads(form["TemplateParamJson"])
+        if len(phones) > 100:
+            return Reply(200, {"Code": "isv.MOBILE_COUNT_OVER_LIMIT", "Message": "too many"})
+        if fault == "permanent" or any(p in self.bad for p in phones):
+            return Reply(200, {"Code": "isv.MOBILE_NUMBER_ILLEGAL", "Message": "bad number"})
+        biz_id = f"{int(time.time() * 1000)}^{uuid.uuid4().hex[:8]}"
+        self.record(
+            [
+                Sent(p, json.dumps(v, ensure_ascii=False), form.get("OutId", ""), biz_id)
+                for p, v in zip(phones, params, strict=True)
+            ]
+        )
+        return Reply(200, {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": "r"})
+
+    def reports(self, *, delivered: bool = True) -> list[dict[str, Any]]:
+        """Delivery reports as Aliyun pushes them (SmsReport)."""
+        return [
+            {
+                "phone_number": s.address,
+                "send_time": "2026-11-27 10:00:00",
+                "report_time": "2026-11-27 10:00:05",
+                "success": delivered,
+                "err_code": "DELIVERED" if delivered else "MK:0001",
+                "err_msg": "用户接收成功",
+                "sms_size": "1",
+                "biz_id": s.message_id,
+                "out_id": s.key,
+            }
+            for s in self.sent
+        ]
+
+
+class TencentSmsFake(FakeServer, _SentLog):
+    def __init__(self, **kwargs: Any) -> None:
+        FakeServer.__init__(self, **kwargs)
+        _SentLog.__init__(self)
+
+    def route(self, rec: Recorded, fault: str | None) -> Reply:
+        if not rec.headers.get("authorization", "").startswith("TC3-HMAC-SHA256 Credential="):
+            return Reply(
+                200,
+                {
+                    "Response": {
+                        "Error": {"Code": "AuthFailure.SignatureFailure", "Message": "unsigned"}
+                    }
+                },
+            )
+        codes = {
+            "throttle": "RequestLimitExceeded",
+            "quota": "FailedOperation.InsufficientBalanceInSmsPackage",
+            "system": "InternalError.Timeout",
+        }
+        if fault in codes:
+            return Reply(
+                200,
+                {"Response": {"Error": {"Code": codes[fault], "Message": fault}, "RequestId": "r"}},
+            )
+        body = rec.json()
+        statuses = []
+        sent = []
+        for number in body["PhoneNumberSet"]:
+            phone = number.removeprefix("+86")
+            if phone in self.bad or fault == "permanent":
+                statuses.append(
+                    {
+                        "PhoneNumber": number,
+                        "Code": "InvalidParameterValue.IncorrectPhoneNumber",
+                        "Message": "bad",
+                        "SerialNo": "",
+                    }
+                )
+                continue
+            serial = uuid.uuid4().hex
+            statuses.append(
+                {
+                    "PhoneNumber": number,
+                    "Code": "Ok",
+                    "Message": "send success",
+                    "SerialNo": serial,
+                    "SessionContext": body.get("SessionContext"),
+                }
+            )
+            sent.append(
+                Sent(
+                    phone,
+                    json.dumps(body["TemplateParamSet"], ensure_ascii=False),
+                    body.get("SessionContext", ""),
+                    serial,
+                )
+            )
+        self.record(sent)
+        return Reply(200, {"Response": {"SendStatusSet": statuses, "RequestId": "r"}})
+
+
+class WechatFake(FakeServer, _SentLog):
+    """/cgi-bin/token and /cgi-bin/message/template/send."""
+
+    fault_paths = ("/cgi-bin/message",)
+
+    def __init__(self, **kwargs: Any) -> None:
+        FakeServer.__init__(self, **kwargs)
+        _SentLog.__init__(self)
+        self.tokens: set[str] = set()
+        self.token_calls = 0
+        self.appid = "wx0123456789abcdef"
+        self._ids = itertools.count(200_000_001)
+
+    def route(self, rec: Recorded, fault: str | None) -> Reply:
+        if rec.path == "/cgi-bin/token":
+            if rec.query.get("appid") != self.appid:
+                return Reply(200, {"errcode": 40013, "errmsg": "invalid appid"})
+            self.token_calls += 1
+            token = f"tok-{self.token_calls}-{uuid.uuid4().hex[:6]}"
+            self.tokens = {token}
+            return Reply(200, {"access_token": token, "expires_in": 7200})
+        if rec.query.get("access_token") not in self.tokens:
+            return Reply(200, {"errcode": 40001, "errmsg": "invalid credential"})
+        if fault == "token_expired":
+            self.tokens = set()
+            return Reply(200, {"errcode": 42001, "errmsg": "access_token expired"})
+        codes = {"throttle": 45011, "quota": 45009, "system": -1, "permanent": 43004}
+        if fault in codes:
+            return Reply(200, {"errcode": codes[fault], "errmsg": fault})
+        body = rec.json()
+        if body["touser"] in self.bad:
+            return Reply(200, {"errcode": 43004, "errmsg": "require subscribe"})
+        msgid = next(self._ids)
+        self.record([Sent(body["touser"], body["data"]["remark"]["value"], "", str(msgid))])
+        return Reply(200, {"errcode": 0, "errmsg": "ok", "msgid": msgid})
+
+
+class DingtalkFake(FakeServer, _SentLog):
+    fault_paths = ("/topapi/message/corpconversation/asyncsend_v2",)
+
+    def __init__(self, **kwargs: Any) -> None:
+        FakeServer.__init__(self, **kwargs)
+        _SentLog.__init__(self)
+        self.tokens: set[str] = set()
+        self.tasks: dict[str, list[str]] = {}
+        self._ids = itertools.count(70_000_001)
+
+    def route(self, rec: Recorded, fault: str | None) -> Reply:
+        if rec.path == "/gettoken":
+            token = uuid.uuid4().hex
+            self.tokens = {token}
+            return Reply(200, {"errcode": 0, "access_token": token, "expires_in": 7200})
+        if rec.query.get("access_token") not in self.tokens:
+            return Reply(200, {"errcode": 40014, "errmsg": "invalid access_token"})
+        if fault == "token_expired":
+            self.tokens = set()
+            return Reply(200, {"errcode": 42001, "errmsg": "expired"})
+        codes = {"throttle": 90018, "quota": 43009, "system": -1}
+        if fault in codes:
+            return Reply(200, {"errcode": codes[fault], "errmsg": fault})
+        body = rec.json()
+        if rec.path.endswith("asyncsend_v2"):
+            users = body["userid_list"].split(",")
+            if len(users) > 100:
+                return Reply(200, {"errcode": 40035, "errmsg": "too many users"})
+            task_id = str(next(self._ids))
+            self.tasks[task_id] = users
+            self.record([Sent(u, body["msg"]["text"]["content"], "", task_id) for u in users])
+            return Reply(200, {"errcode": 0, "task_id": int(task_id), "request_id": "r"})
+        if rec.path.endswith("getsendresult"):
+            users = self.tasks.get(str(body["task_id"]), [])
+            return Reply(
+                200,
+                {
+                    "errcode": 0,
+                    "send_result": {
+                        "read_user_id_list": [],
+                        "unread_user_id_list": [u for u in users if u not in self.bad],
+                        "invalid_user_id_list": [u for u in users if u in self.bad],
+                        "forbidden_user_id_list": [],
+                        "failed_user_id_list": [],
+                    },
+                },
+            )
+        return Reply(404, {"errcode": 404})
+
+
+class ZwddFake(FakeServer, _SentLog):
+    """The government open platform: HMAC-signed form posts; bizMsgId is idempotent."""
+
+    secret = "zwdd-secret"
+    fault_paths = ("/message/",)
+
+    def __init__(self, **kwargs: Any) -> None:
+        FakeServer.__init__(self, **kwargs)
+        _SentLog.__init__(self)
+        self.tokens: set[str] = set()
+        self.by_biz: dict[str, str] = {}
+
+    def route(self, rec: Recorded, fault: str | None) -> Reply:
+        form = rec.form()
+        h = rec.headers
+        expected = zwdd_signature(
+            secret=self.secret,
+            method="POST",
+            timestamp=h.get("x-hmac-auth-timestamp", ""),
+            nonce=h.get("x-hmac-auth-nonce", ""),
+            uri=rec.path,
+            params=form,
+        )
+        if h.get("x-hmac-auth-signature") != expected:
+            return Reply(200, {"success": False, "errorCode": "SIGNATURE_INVALID"})
+        if rec.path == "/gettoken.json":
+            token = uuid.uuid4().hex
+            self.tokens = {token}
+            return Reply(
+                200,
+                {
+                    "success": True,
+                    "content": {"success": True, "data": {"accessToken": token, "expiresIn": 7200}},
+                },
+            )
+        if form.get("access_token") not in self.tokens:
+            return Reply(200, {"success": False, "errorCode": "TOKEN_INVALID"})
+        if fault == "token_expired":
+            self.tokens = set()
+            return Reply(200, {"success": False, "errorCode": "TOKEN_EXPIRED"})
+        codes = {"throttle": "RATE_LIMITED", "quota": "QUOTA_EXCEEDED", "system": "SYSTEM_BUSY"}
+        if fault in codes:
+            return Reply(200, {"success": False, "errorCode": codes[fault]})
+        biz = form["bizMsgId"]
+        with self.lock:
+            if biz in self.by_biz:  # idempotent: the same bizMsgId is carried out once
+                return Reply(
+                    200, {"success": True, "content": {"success": True, "data": self.by_biz[biz]}}
+                )
+            msg_id = uuid.uuid4().hex
+            self.by_biz[biz] = msg_id
+        receivers = form["receiverIds"].split(",")
+        invalid = [r for r in receivers if r in self.bad]
+        text = json.loads(form["msg"])["text"]["content"]
+        self.record([Sent(r, text, biz, msg_id) for r in receivers if r not in invalid])
+        return Reply(
+            200,
+            {
+                "success": True,
+                "content": {"success": True, "data": msg_id, "invalidReceiverIds": invalid},
+            },
+        )
