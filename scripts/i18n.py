@@ -27,8 +27,18 @@ def main() -> int:
     ignore_args = [arg for pattern in IGNORE for arg in ("--ignore", pattern)]
     for domain in ("django", "djangojs"):
         subprocess.run(  # noqa: S603
-            [*manage, "makemessages", "-l", "zh_Hans", "-l", "en", "-d", domain,
-             "--no-location", *ignore_args],
+            [
+                *manage,
+                "makemessages",
+                "-l",
+                "zh_Hans",
+                "-l",
+                "en",
+                "-d",
+                domain,
+                "--no-location",
+                *ignore_args,
+            ],
             check=True,
         )
     known: dict[tuple[str, str], polib.POEntry] = {}
@@ -44,9 +54,7 @@ def main() -> int:
         catalogue = polib.pofile(str(path))
         for entry in catalogue:
             source = known.get((entry.msgctxt or "", entry.msgid))
-            if source is not None and (
-                not entry.translated() or "fuzzy" in entry.flags
-            ):
+            if source is not None and (not entry.translated() or "fuzzy" in entry.flags):
                 entry.msgstr = source.msgstr
                 entry.msgstr_plural = dict(source.msgstr_plural)
                 if "fuzzy" in entry.flags:

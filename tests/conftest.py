@@ -39,6 +39,16 @@ def service_missing(what: str) -> None:
     pytest.skip(f"{what} not available")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django's own reordering
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main
+    thread for the session, which breaks any pytest-asyncio test that runs after it."""
+    items.sort(
+        key=lambda item: item.get_closest_marker("browser") is not None
+        or item.nodeid.startswith("tests/browser/")
+    )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI a skipped test is a failure: the run must exercise everything."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -1,0 +1,92 @@
+"""``/healthz/``: 200 only when database, redis (if configured), channel layer and broker answer."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from django.test import Client
+from django.test.utils import override_settings
+from django.urls import reverse
+
+
+def _unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _redis_settings(url: str) -> dict[str, object]:
+    """Point everything that can use Redis at ``url`` (as settings.py does for REDIS_URL)."""
+    return {
+        "REDIS_URL": url,
+        "CELERY_BROKER_URL": url,
+        "CELERY_BROKER_TRANSPORT_OPTIONS": {"visibility_timeout": 3600},
+        "CHANNEL_LAYERS": {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [url]},
+            }
+        },
+    }
+
+
+@pytest.mark.django_db
+def test_healthz_embedded_default_is_ok(client: Client) -> None:
+    response = client.get(reverse("healthz"))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"] == {"database": "ok", "channel_layer": "ok", "broker": "ok"}
+    assert "failed" not in body
+    assert "no-cache" in response["Cache-Control"]
+    assert "max-age=0" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_healthz_with_redis_configured_and_up(client: Client, redis_url: str) -> None:
+    with override_settings(**_redis_settings(redis_url)):
+        response = client.get(reverse("healthz"))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "redis": "ok",
+        "channel_layer": "ok",
+        "broker": "ok",
+    }
+
+
+@pytest.mark.django_db
+def test_healthz_with_redis_configured_but_down_is_503(client: Client) -> None:
+    down = f"redis://127.0.0.1:{_unused_port()}/0"
+
+    started = time.monotonic()
+    with override_settings(**_redis_settings(down)):
+        response = client.get(reverse("healthz"))
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "error"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["redis"].startswith("error")
+    assert set(body["failed"]) == {"redis", "channel_layer", "broker"}
+    assert "127.0.0.1" not in response.content.decode()  # no connection details leak
+    assert elapsed < 5  # every check is bounded (2 s each, run concurrently)
+
+
+@pytest.mark.django_db
+def test_healthz_reports_a_missing_broker_folder(client: Client, tmp_path: object) -> None:
+    missing = str(tmp_path) + "/no-such-folder"
+    options = {"data_folder_in": missing, "data_folder_out": missing}
+    with override_settings(
+        CELERY_BROKER_URL="filesystem://", CELERY_BROKER_TRANSPORT_OPTIONS=options
+    ):
+        response = client.get(reverse("healthz"))
+
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["broker"]
