@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
-from portal.models import User, phone_validator
+from portal.models import User
+
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 
 
 class PhoneOrUsernameBackend(ModelBackend):
@@ -21,7 +24,7 @@ class PhoneOrUsernameBackend(ModelBackend):
         if not username or password is None:
             return None
         login = username.strip()
-        if not phone_validator.regex.match(login):
+        if not PHONE_RE.match(login):
             return None
         user = User.objects.filter(phone=login).first()
         if user is None:

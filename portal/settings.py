@@ -98,9 +98,7 @@ TEMPLATES = [
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
 # ---------------------------------------------------------------------------
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'zhixing.sqlite3'}"
-    )
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'zhixing.sqlite3'}")
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -280,6 +278,20 @@ ATTENDANCE_GRACE_SECONDS = env.int("ATTENDANCE_GRACE_SECONDS", default=600)
 ATTENDANCE_COMPLETION_RATIO = env.float("ATTENDANCE_COMPLETION_RATIO", default=0.8)
 if not 0 < ATTENDANCE_COMPLETION_RATIO <= 1:
     raise ImproperlyConfigured("ATTENDANCE_COMPLETION_RATIO must be in (0, 1].")
+# --- ATTENDANCE BUFFER (courses/attendance.py, issue 4) ----------------------------------
+# Heartbeat credit is buffered in Redis (REDIS_URL db 2 by default) and flushed by beat;
+# empty = an in-process buffer that flushes itself (embedded default, one process).
+ATTENDANCE_REDIS_URL = env.str(
+    "ATTENDANCE_REDIS_URL", default=_redis_db(REDIS_URL, 2) if REDIS_URL else ""
+)
+ATTENDANCE_REDIS_PREFIX = "zhixing:att:"
+ATTENDANCE_FLUSH_BATCH = env.int("ATTENDANCE_FLUSH_BATCH", default=5000)
+if ATTENDANCE_HEARTBEAT_SECONDS < 1 or ATTENDANCE_FLUSH_SECONDS < 1:
+    raise ImproperlyConfigured("ATTENDANCE_HEARTBEAT_SECONDS/FLUSH_SECONDS must be >= 1.")
+CELERY_BEAT_SCHEDULE["attendance-flush"] = {
+    "task": "courses.attendance_flush",
+    "schedule": float(ATTENDANCE_FLUSH_SECONDS),
+}
 # ---------------------------------------------------------------------------
 # LIVE ROOM (livestream/, issue 3; docs/live-protocol.md)
 # Live state (seq, event ring, presence) lives in Redis DB 3 when REDIS_URL is set,
@@ -312,9 +324,7 @@ DEMO_HLS_DIR = BASE_DIR / "static" / "demo" / "hls"
 # NOTIFICATIONS (docs/notifications.md lists every NOTIFY_* variable)
 # ---------------------------------------------------------------------------
 # Token buckets and the WeChat/DingTalk access_token cache; empty = in-process.
-NOTIFY_REDIS_URL = env.str(
-    "NOTIFY_REDIS_URL", default=_redis_db(REDIS_URL, 2) if REDIS_URL else ""
-)
+NOTIFY_REDIS_URL = env.str("NOTIFY_REDIS_URL", default=_redis_db(REDIS_URL, 2) if REDIS_URL else "")
 # Push channels switched on (the in-site inbox is always on).
 NOTIFY_CHANNELS = env.list("NOTIFY_CHANNELS", default=["sms"])
 NOTIFY_DEFAULT_CHANNEL_ORDER = env.list(
@@ -340,9 +350,7 @@ NOTIFY_WECHAT_TEMPLATE_IDS = env.dict("NOTIFY_WECHAT_TEMPLATE_IDS", default={})
 NOTIFY_WECHAT_TOKEN = env.str("NOTIFY_WECHAT_TOKEN", default="")  # receipt push token
 NOTIFY_WECHAT_RATE = env.float("NOTIFY_WECHAT_RATE", default=100.0)
 NOTIFY_DINGTALK_PROVIDER = env.str("NOTIFY_DINGTALK_PROVIDER", default="dingtalk")
-NOTIFY_DINGTALK_ENDPOINT = env.str(
-    "NOTIFY_DINGTALK_ENDPOINT", default="https://oapi.dingtalk.com"
-)
+NOTIFY_DINGTALK_ENDPOINT = env.str("NOTIFY_DINGTALK_ENDPOINT", default="https://oapi.dingtalk.com")
 NOTIFY_DINGTALK_APP_KEY = env.str("NOTIFY_DINGTALK_APP_KEY", default="")
 NOTIFY_DINGTALK_APP_SECRET = env.str("NOTIFY_DINGTALK_APP_SECRET", default="")
 NOTIFY_DINGTALK_AGENT_ID = env.str("NOTIFY_DINGTALK_AGENT_ID", default="")

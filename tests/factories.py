@@ -79,7 +79,9 @@ class ProgrammeFactory(ModelFactory[Programme]):
     description = "面向全省干部的人工智能通识培训。"
 
     @factory.post_generation
-    def audience(self: Programme, create: bool, extracted: list[OrgUnit] | None, **kwargs: Any) -> None:
+    def audience(
+        self: Programme, create: bool, extracted: list[OrgUnit] | None, **kwargs: Any
+    ) -> None:
         if create:
             self.audience.set(extracted if extracted is not None else [self.organiser_unit])
 

@@ -35,8 +35,7 @@ def test_demo_account_lands_on_its_home(
     page.context.close()
 
 
-def test_demo_cadre_sees_the_live_lecture_first(browser: Browser, live_server: LiveServer
-                                                ) -> None:
+def test_demo_cadre_sees_the_live_lecture_first(browser: Browser, live_server: LiveServer) -> None:
     demo_seed(cadres=5)
     page = new_page(browser)
     sign_in(page, live_server.url, "13800000001")

@@ -96,9 +96,7 @@ def test_scope_q_filters_units(organiser: User, tree: Tree) -> None:
 
 def test_unit_get_in_scope_404_for_unknown_and_403_outside(school_staff: User, tree: Tree) -> None:
     cap = Capability.READ_REPORTS
-    assert (
-        unit_get_in_scope(user=school_staff, capability=cap, code="330106004000") == tree.lingyin
-    )
+    assert unit_get_in_scope(user=school_staff, capability=cap, code="330106004000") == tree.lingyin
     with pytest.raises(Http404):
         unit_get_in_scope(user=school_staff, capability=cap, code="999999999999")
     with pytest.raises(Http404):
