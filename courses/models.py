@@ -330,3 +330,88 @@ class Enrolment(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+
+# ---------------------------------------------------------------------------------------
+# Attendance (issue 4): one raw record per (cadre, lecture); organiser corrections are
+# separate override rows. Written only by the buffer flush (courses/attendance.py).
+# ---------------------------------------------------------------------------------------
+
+
+class Attendance(models.Model):
+    """Every mode of one cadre's attendance of one lecture, merged."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("cadre"),
+        on_delete=models.CASCADE,
+        related_name="attendances",
+    )
+    lecture = models.ForeignKey(
+        Lecture, verbose_name=_("lecture"), on_delete=models.CASCADE, related_name="attendances"
+    )
+    live_seconds = models.PositiveIntegerField(_("live seconds"), default=0)
+    replay_seconds = models.PositiveIntegerField(_("replay seconds"), default=0)
+    first_seen_at = models.DateTimeField(_("first seen"), null=True, blank=True)
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    venue = models.ForeignKey(
+        Venue,
+        verbose_name=_("venue"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="attendances",
+    )
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    completed = models.BooleanField(_("completed"), default=False)
+    credit_hours_earned = models.DecimalField(
+        _("study hours earned"), max_digits=4, decimal_places=1, default=Decimal("0")
+    )
+    # The buffer flush that last added seconds: a re-run of the same flush adds nothing.
+    last_flush_id = models.CharField(max_length=40, blank=True, default="", editable=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("attendance")
+        verbose_name_plural = _("attendance")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["user", "lecture"], name="attendance_unique")
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["lecture", "completed"], name="attendance_lecture_done")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.lecture_id}"
+
+    @property
+    def credited_seconds(self) -> int:
+        return int(self.live_seconds) + int(self.replay_seconds)
+
+
+class AttendanceOverride(models.Model):
+    """An organiser's audited correction of ``completed``; the newest one wins."""
+
+    attendance = models.ForeignKey(
+        Attendance,
+        verbose_name=_("attendance"),
+        on_delete=models.CASCADE,
+        related_name="overrides",
+    )
+    completed = models.BooleanField(_("completed"))
+    reason = models.CharField(_("reason"), max_length=200)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.PROTECT,
+        related_name="attendance_overrides",
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attendance correction")
+        verbose_name_plural = _("attendance corrections")
+        ordering = ("-at", "-pk")
+
+    def __str__(self) -> str:
+        return f"{self.attendance} → {self.completed}"

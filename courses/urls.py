@@ -10,4 +10,5 @@ urlpatterns = [
     path("programmes/<int:programme_id>/enrol/", views.enrol, name="enrol"),
     path("programmes/<int:programme_id>/withdraw/", views.withdraw, name="withdraw"),
     path("lectures/<int:lecture_id>/", views.lecture_detail, name="lecture"),
+    path("me/study/", views.study_record, name="study_record"),
 ]

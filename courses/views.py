@@ -122,3 +122,12 @@ def withdraw(request: HttpRequest, programme_id: int) -> HttpResponse:
     else:
         messages.success(request, _("You have withdrawn from “%s”.") % programme.title)
     return _back(request, programme.pk)
+
+
+@login_required
+def study_record(request: HttpRequest) -> HttpResponse:
+    """The signed-in cadre's own study record (学习档案): only ever the caller's rows."""
+    from courses.attendance import attendance_study_record
+
+    record = attendance_study_record(user=request_user(request))
+    return render(request, "courses/study_record.html", {"record": record})

@@ -1,0 +1,222 @@
+"""Flush 200,000 users' buffered heartbeat windows from Redis into PostgreSQL.
+
+Usage (from the project root)::
+
+    .venv/bin/python bench/attendance_flush.py [--users 200000] [--windows 2] [--json]
+
+Steps: drop and re-create ``BENCH_ATTEND_DATABASE_URL`` (default
+``postgres://postgres@127.0.0.1:5432/zhixing_attendbench``) and migrate it; load N cadres
+(COPY; not timed); start a private ``redis-server`` for the buffer; then
+
+1. **buffer**: credit ``--windows`` heartbeat windows per user through the same Lua script
+   the heartbeat path uses (pipelined, so this is the buffer's cost, not the websocket's);
+2. **flush (insert)**: one ``attendance_flush`` creating N ``Attendance`` rows;
+3. **flush (update)**: credit another window per user and flush again (the ON CONFLICT
+   path adding seconds to existing rows), then check every total.
+
+Ends with one summary line. Exit 1 if a flush took more than ``--limit`` seconds (default
+10, ARCHITECTURE.md §4) or a total is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+from psycopg2 import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/zhixing_attendbench"
+sys.path.insert(0, str(ROOT))
+
+
+def recreate_database(url: str) -> None:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_redis() -> tuple[subprocess.Popen[bytes], str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is needed for the attendance buffer")
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="zx-bench-att-")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                break
+        except OSError:
+            time.sleep(0.05)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def load(n: int) -> tuple[int, list[int]]:
+    """N cadres and one 90-minute lecture that started 10 minutes ago."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from courses.models import Lecture, Programme
+    from portal.models import OrgUnit
+
+    province = OrgUnit.add_root(name="浙江省", kind="province", code="330000000000")
+    programme = Programme.objects.create(title="人工智能专题培训", organiser_unit=province)
+    lecture = Lecture.objects.create(
+        programme=programme,
+        sequence=1,
+        title="第1讲 人工智能新浪潮",
+        starts_at=timezone.now() - timedelta(minutes=10),
+        duration_minutes=90,
+    )
+    now = timezone.now().isoformat()
+    buf = io.StringIO()
+    for i in range(n):
+        buf.write(f"!\tf\tc{i}\t\t\t\tf\tt\t{now}\t干部{i}\t\\N\t{province.pk}\t\n")
+    buf.seek(0)
+    with connection.cursor() as cur:
+        cur.copy_expert(
+            "COPY portal_user (password, is_superuser, username, first_name, last_name, email,"
+            " is_staff, is_active, date_joined, full_name, phone, unit_id, job_title)"
+            " FROM STDIN",
+            buf,
+        )
+        cur.execute("SELECT id FROM portal_user ORDER BY id")
+        user_ids = [int(r[0]) for r in cur.fetchall()]
+    return lecture.pk, user_ids
+
+
+def credit_windows(lecture_id: int, user_ids: list[int], first_window: int, count: int) -> float:
+    """Credit ``count`` windows per user through the heartbeat Lua script; returns seconds."""
+    from courses.attendance_buffer import LIVE, RedisBuffer, buffer_get
+
+    buffer = buffer_get()
+    assert isinstance(buffer, RedisBuffer)
+    started = time.perf_counter()
+    now = int(time.time())
+    for w in range(first_window, first_window + count):
+        for start in range(0, len(user_ids), 5000):
+            pipe = buffer.client.pipeline(transaction=False)
+            for uid in user_ids[start : start + 5000]:
+                buffer._credit(
+                    keys=[
+                        f"{buffer.prefix}last:{lecture_id}:{uid}:{LIVE}",
+                        f"{buffer.prefix}total:{lecture_id}:{uid}",
+                        buffer.pending_key,
+                    ],
+                    args=[w, 30, LIVE, f"{lecture_id}:{uid}", now, 120, 86400, "0", "0"],
+                    client=pipe,
+                )
+            pipe.execute()
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=200_000)
+    parser.add_argument("--windows", type=int, default=2, help="windows per user per flush")
+    parser.add_argument("--limit", type=float, default=10.0)
+    parser.add_argument("--json", action="store_true")
+    options = parser.parse_args()
+
+    url = os.environ.get("BENCH_ATTEND_DATABASE_URL", DEFAULT_URL)
+    recreate_database(url)
+    redis_proc, redis_url = start_redis()
+    env = {
+        "DATABASE_URL": url,
+        "DEBUG": "true",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "ATTENDANCE_REDIS_URL": redis_url,
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.pop("REDIS_URL", None)
+    os.environ.update(env)
+    try:
+        migrated = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+            cwd=ROOT,
+            env={**os.environ},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if migrated.returncode != 0:
+            print(migrated.stderr)
+            return 1
+        import django
+
+        django.setup()
+        from courses.attendance import attendance_flush
+        from courses.models import Attendance
+
+        lecture_id, user_ids = load(options.users)
+        n = len(user_ids)
+        base = int(time.time()) // 30
+        fill = credit_windows(lecture_id, user_ids, base, options.windows)
+        t0 = time.perf_counter()
+        first = attendance_flush()
+        insert_s = time.perf_counter() - t0
+        credit_windows(lecture_id, user_ids, base + options.windows, options.windows)
+        t0 = time.perf_counter()
+        second = attendance_flush()
+        update_s = time.perf_counter() - t0
+        expected = 2 * options.windows * 30
+        wrong = Attendance.objects.exclude(live_seconds=expected).count()
+        rows = Attendance.objects.count()
+        result = {
+            "users": n,
+            "buffer_credits_per_s": round(n * options.windows / fill),
+            "flush_insert_s": round(insert_s, 2),
+            "flush_update_s": round(update_s, 2),
+            "rows": rows,
+            "wrong_totals": wrong,
+            "batches": first.batches + second.batches,
+        }
+        if options.json:
+            print(json.dumps(result))
+        ok = rows == n and wrong == 0 and max(insert_s, update_s) <= options.limit
+        print(
+            f"attendance flush: {n} users, insert {insert_s:.2f} s, update {update_s:.2f} s "
+            f"(limit {options.limit:.0f} s), buffer {result['buffer_credits_per_s']}/s, "
+            f"{'OK' if ok else 'FAIL'}"
+        )
+        return 0 if ok else 1
+    finally:
+        redis_proc.terminate()
+        redis_proc.wait(20)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

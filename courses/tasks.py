@@ -1,0 +1,13 @@
+"""Celery tasks of the courses app: thin wrappers around one service each."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="courses.attendance_flush", ignore_result=True)
+def attendance_flush_task() -> int:
+    """Beat, every ATTENDANCE_FLUSH_SECONDS: move buffered heartbeat credit to SQL."""
+    from courses.attendance import attendance_flush
+
+    return attendance_flush().rows
