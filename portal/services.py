@@ -1,0 +1,80 @@
+"""Write use cases of the portal app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.db import models, transaction
+
+from portal.models import AuditLog, User
+
+# The Django model permissions an organiser needs in the admin (the scope itself comes from
+# ``portal.scopes``: these only open the pages, the querysets stay limited to the subtree).
+ORGANISER_GROUP_NAME = "organisers"
+ORGANISER_PERMISSIONS: tuple[str, ...] = (
+    "courses.add_programme",
+    "courses.change_programme",
+    "courses.delete_programme",
+    "courses.view_programme",
+    "courses.add_lecture",
+    "courses.change_lecture",
+    "courses.delete_lecture",
+    "courses.view_lecture",
+    "courses.add_speaker",
+    "courses.change_speaker",
+    "courses.delete_speaker",
+    "courses.view_speaker",
+    "courses.add_venue",
+    "courses.change_venue",
+    "courses.delete_venue",
+    "courses.view_venue",
+    "courses.add_enrolment",
+    "courses.change_enrolment",
+    "courses.delete_enrolment",
+    "courses.view_enrolment",
+    "portal.view_orgunit",
+    "portal.view_user",
+)
+
+
+def audit_log_write(
+    *,
+    user: User | None,
+    action: str,
+    target: models.Model | str,
+    detail: dict[str, Any] | None = None,
+) -> AuditLog:
+    """Record an organiser action. ``target`` is a model instance or a ``"kind:id"`` text."""
+    if isinstance(target, models.Model):
+        target_text = f"{target._meta.label_lower}:{target.pk}"
+    else:
+        target_text = target
+    actor = user if user is not None and user.is_authenticated else None
+    return AuditLog.objects.create(
+        user=actor, action=action[:64], target=target_text[:200], detail=detail or {}
+    )
+
+
+@transaction.atomic
+def organiser_group_ensure() -> Group:
+    """The ``organisers`` group with the admin permissions an organiser needs (idempotent)."""
+    group, _created = Group.objects.get_or_create(name=ORGANISER_GROUP_NAME)
+    wanted = Permission.objects.none()
+    for dotted in ORGANISER_PERMISSIONS:
+        app_label, codename = dotted.split(".", 1)
+        wanted |= Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+    group.permissions.set(wanted)
+    return group
+
+
+def organiser_permissions_grant(*, user: User) -> None:
+    """Make ``user`` staff and put them in the ``organisers`` group (scope comes from roles)."""
+    group = organiser_group_ensure()
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    user.groups.add(group)
+    # Django caches permissions on the instance; drop the caches so checks see the change.
+    for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(attr, None)
