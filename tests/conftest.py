@@ -44,8 +44,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop running in the main
     thread for the session, which breaks any pytest-asyncio test that runs after it."""
     items.sort(
-        key=lambda item: item.get_closest_marker("browser") is not None
-        or item.nodeid.startswith("tests/browser/")
+        key=lambda item: (
+            item.get_closest_marker("browser") is not None
+            or item.nodeid.startswith("tests/browser/")
+        )
     )
 
 

@@ -24,7 +24,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Group, Permission
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -34,22 +33,13 @@ from portal.demo import people
 from portal.demo import programme as data
 from portal.demo.tree import NodeSpec, tree_merge, tree_spec
 from portal.models import OrgUnit, Role, User
+from portal.services import organiser_group_ensure
 
 DEMO_PASSWORD = "zhixing-demo"  # noqa: S105 (documented demo password, ARCHITECTURE §7.2)
 CADRE_USERNAME_PREFIX = "gb"  # 干部: gb000001, gb000002, …
 CADRE_SEED = 296000
 ENROLLED_SHARE = 0.7
 PHONE_SHARE = 0.85
-ORGANISERS_GROUP = "organisers"
-ORGANISER_PERMISSIONS: tuple[tuple[str, str], ...] = (
-    *(
-        ("courses", f"{action}_{model}")
-        for model in ("programme", "lecture", "speaker", "venue", "enrolment")
-        for action in ("add", "change", "view", "delete")
-    ),
-    ("portal", "view_orgunit"),  # admin autocompletes over the org tree
-)
-
 # Where generated cadres work: share of cadres per kind of unit (most at the grass roots).
 LEVEL_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("province", 0.004),
@@ -176,24 +166,6 @@ def demo_seed(
 # ---------------------------------------------------------------------------
 # Accounts
 # ---------------------------------------------------------------------------
-def _organisers_group() -> Group:
-    group, _ = Group.objects.get_or_create(name=ORGANISERS_GROUP)
-    wanted = {codename for _app, codename in ORGANISER_PERMISSIONS}
-    perms = list(
-        Permission.objects.filter(
-            content_type__app_label__in={app for app, _c in ORGANISER_PERMISSIONS},
-            codename__in=wanted,
-        )
-    )
-    missing = wanted - {p.codename for p in perms}
-    if missing:
-        raise SeedError(
-            f"Permissions {sorted(missing)} do not exist; run `manage.py migrate` first."
-        )
-    group.permissions.add(*perms)
-    return group
-
-
 def _account(
     username: str, *, unit_id: int | None, full_name: str, job_title: str, **flags: Any
 ) -> User:
@@ -238,7 +210,7 @@ def _demo_accounts(spec: NodeSpec, unit_ids: dict[str, int]) -> dict[str, User]:
         job_title="干部教育处处长",
         is_staff=True,
     )
-    organiser.groups.add(_organisers_group())
+    organiser.groups.add(organiser_group_ensure())
     Role.objects.get_or_create(
         user=organiser, kind=Role.Kind.ORGANISER, unit_id=unit_ids[spec.path]
     )
