@@ -227,11 +227,9 @@ def question_moderate(
 
 
 def attendance_heartbeat(*, user: User, lecture_id: int, playing: bool, replay: bool) -> int:
-    """Placeholder until attendance (issue 4) lands: delegate to ``courses.services`` when it
-    offers ``attendance_heartbeat``; return the user's credited seconds (0 without it)."""
+    """Hand a heartbeat to attendance (courses owns credit); the user's credited seconds."""
     from courses import services as courses_services
 
-    intake = getattr(courses_services, "attendance_heartbeat", None)
-    if intake is None:
-        return 0
-    return int(intake(user=user, lecture_id=lecture_id, playing=playing, replay=replay))
+    return courses_services.attendance_heartbeat(
+        user=user, lecture_id=lecture_id, playing=playing, replay=replay
+    )
