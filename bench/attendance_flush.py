@@ -31,35 +31,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg2
-from psycopg2 import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/zhixing_attendbench"
 sys.path.insert(0, str(ROOT))
-
-
-def recreate_database(url: str) -> None:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    finally:
-        conn.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from _support import free_port, recreate_database  # noqa: E402
 
 
 def start_redis() -> tuple[subprocess.Popen[bytes], str]:

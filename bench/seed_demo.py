@@ -21,31 +21,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
-from psycopg2 import sql
+from _support import recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/zhixing_seedbench"
-
-
-def recreate_database(url: str) -> None:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name:
-        raise SystemExit(f"BENCH_DATABASE_URL has no database name: {url}")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    finally:
-        conn.close()
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/zhixing_livebench"
@@ -58,7 +57,7 @@ MARK = b"zxbench!"
 WARM = 100  # sockets opened before the RSS baseline
 TICK = os.sysconf("SC_CLK_TCK")
 sys.path.insert(0, str(ROOT))
-
+from _support import free_port, recreate_database  # noqa: E402
 
 # ---------------------------------------------------------------------------------------
 # the client process: N raw websockets, counts the marked frames per socket
@@ -297,12 +296,6 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_port(port: int, proc: subprocess.Popen[Any], what: str) -> None:
     deadline = time.monotonic() + 60
     while True:
@@ -315,24 +308,6 @@ def wait_port(port: int, proc: subprocess.Popen[Any], what: str) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{what} did not start") from None
             time.sleep(0.1)
-
-
-def recreate_database(url: str) -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    finally:
-        conn.close()
 
 
 def seed(n: int) -> tuple[int, list[str]]:
