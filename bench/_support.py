@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
+import tempfile
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -30,3 +34,27 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def start_redis(*, purpose: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    """A private, non-persistent redis-server on a free loopback port.
+
+    Returns the process, its base URL (no DB number) and its data folder.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit(f"redis-server is needed for {purpose}")
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="zx-bench-redis-")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                break
+        except OSError:
+            time.sleep(0.05)
+    return proc, f"redis://127.0.0.1:{port}", folder

@@ -24,38 +24,15 @@ import argparse
 import io
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/zhixing_attendbench"
 sys.path.insert(0, str(ROOT))
-from _support import free_port, recreate_database  # noqa: E402
-
-
-def start_redis() -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is needed for the attendance buffer")
-    port = free_port()
-    folder = tempfile.mkdtemp(prefix="zx-bench-att-")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                break
-        except OSError:
-            time.sleep(0.05)
-    return proc, f"redis://127.0.0.1:{port}/0"
+from _support import recreate_database, start_redis  # noqa: E402
 
 
 def load(n: int) -> tuple[int, list[int]]:
@@ -129,7 +106,8 @@ def main() -> int:
 
     url = os.environ.get("BENCH_ATTEND_DATABASE_URL", DEFAULT_URL)
     recreate_database(url)
-    redis_proc, redis_url = start_redis()
+    redis_proc, redis_base, _folder = start_redis(purpose="the attendance buffer")
+    redis_url = f"{redis_base}/0"
     env = {
         "DATABASE_URL": url,
         "DEBUG": "true",

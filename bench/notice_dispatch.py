@@ -29,17 +29,15 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/zhixing_notifybench"
 sys.path.insert(0, str(ROOT))
-from _support import free_port, recreate_database  # noqa: E402
+from _support import recreate_database, start_redis  # noqa: E402
 
 
 def start_fake(latency: float) -> tuple[subprocess.Popen[str], str]:
@@ -56,26 +54,6 @@ def start_fake(latency: float) -> tuple[subprocess.Popen[str], str]:
     if not line.startswith("READY "):
         raise SystemExit(f"the fake did not start: {line!r}")
     return proc, line.split(" ", 1)[1]
-
-
-def start_redis() -> tuple[subprocess.Popen[bytes], str, str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is needed for the Celery broker")
-    port = free_port()
-    folder = tempfile.mkdtemp(prefix="zx-bench-redis-")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                break
-        except OSError:
-            time.sleep(0.05)
-    return proc, f"redis://127.0.0.1:{port}", folder
 
 
 def stop(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
@@ -146,7 +124,7 @@ def main() -> int:
     url = os.environ.get("BENCH_NOTIFY_DATABASE_URL", DEFAULT_URL)
     recreate_database(url)
     fake, fake_url = start_fake(options.latency)
-    redis_proc, redis_url, redis_dir = start_redis()
+    redis_proc, redis_url, redis_dir = start_redis(purpose="the Celery broker")
     env = {
         **os.environ,
         "DATABASE_URL": url,
