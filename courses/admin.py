@@ -16,7 +16,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -38,6 +38,7 @@ from courses.exceptions import EnrolmentError, ScheduleError
 from courses.models import Enrolment, Lecture, Programme, Speaker, Venue
 from courses.selectors import lecture_status_q, programme_list_managed
 from courses.services import enrolment_assign_bulk, lecture_schedule_weekly_series
+from courses.summaries import enrolment_summaries_forget, enrolment_summaries_sync
 from portal.admin import (
     OUT_OF_SCOPE_CHOICE,
     AuditedAdminMixin,
@@ -554,3 +555,24 @@ class EnrolmentAdmin(CoursesAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ("user", "programme", "venue")
     date_hierarchy = "enrolled_at"
     list_select_related = ("user", "programme", "venue")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Moving an enrolment to another cadre or programme would bypass the report
+        # summaries; withdraw it and enrol again instead.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "user", "programme") if obj is not None else fields
+
+    def save_model(self, request: HttpRequest, obj: Enrolment, form: Any, change: bool) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            enrolment_summaries_sync(programme_id=obj.programme_id, user_ids=[obj.user_id])
+
+    def delete_model(self, request: HttpRequest, obj: Enrolment) -> None:
+        with transaction.atomic():
+            enrolment_summaries_forget(enrolments=Enrolment.objects.filter(pk=obj.pk))
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Enrolment]) -> None:
+        with transaction.atomic():
+            enrolment_summaries_forget(enrolments=queryset)
+            super().delete_queryset(request, queryset)

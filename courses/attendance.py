@@ -32,6 +32,7 @@ from courses.attendance_buffer import (
     buffer_get,
 )
 from courses.models import Attendance, AttendanceOverride, Lecture
+from courses.summaries import attendance_summaries_sync
 from portal.models import AuditLog, User
 
 # ---------------------------------------------------------------------------------------
@@ -247,6 +248,7 @@ def _write_batch(
                 [lecture_id, threshold, threshold, hours, flush_id, now, *params],
             )
             cursor.execute(f"DROP TABLE {_STAGE}")  # also when nested in an outer atomic
+            attendance_summaries_sync(lecture_id=lecture_id, user_ids=[u for u, _e in batch])
             return len(batch) - dropped, dropped
         alive = set(
             User.objects.filter(pk__in=[uid for uid, _e in batch]).values_list("pk", flat=True)
@@ -266,6 +268,7 @@ def _write_batch(
                 f"VALUES {rows} " + _on_conflict_sql(),
                 values + params,
             )
+            attendance_summaries_sync(lecture_id=lecture_id, user_ids=[u for u, _e in batch])
         return kept, len(batch) - kept
 
 
@@ -330,6 +333,7 @@ def attendance_override_create(
     override = AttendanceOverride.objects.create(
         attendance=attendance, completed=completed, reason=reason[:200], by=by
     )
+    attendance_summaries_sync(lecture_id=attendance.lecture_id, user_ids=[attendance.user_id])
     AuditLog.objects.create(
         user=by,
         action="attendance.override",

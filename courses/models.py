@@ -313,6 +313,9 @@ class Enrolment(models.Model):
     )
     enrolled_at = models.DateTimeField(_("enrolled at"), default=timezone.now)
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    # What ``courses/summaries.py`` last counted for this row (unit and state bits), so a
+    # change is applied to the summaries exactly once, whoever makes it.
+    tally_unit_id = models.IntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("enrolment")
@@ -370,6 +373,11 @@ class Attendance(models.Model):
     # The buffer flush that last added seconds: a re-run of the same flush adds nothing.
     last_flush_id = models.CharField(max_length=40, blank=True, default="", editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # What ``courses/summaries.py`` last counted for this row (unit and state bits), so a
+    # change is applied to the summaries exactly once, whoever makes it.
+    tally_unit_id = models.IntegerField(null=True, blank=True, editable=False)
+    tally = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
+    tally_seconds = models.IntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         verbose_name = _("attendance")
@@ -415,3 +423,51 @@ class AttendanceOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attendance} → {self.completed}"
+
+
+# ---------------------------------------------------------------------------------------
+# Report summaries (issue 5): per-(lecture, unit) and per-(programme, unit) counts of the
+# unit's whole subtree, kept up to date incrementally by ``courses/summaries.py`` whenever
+# attendance or enrolments change. Reports read these (O(units)), never raw rows.
+# ---------------------------------------------------------------------------------------
+
+
+class LectureUnitSummary(models.Model):
+    """Attendance of one lecture by the cadres in one unit's subtree."""
+
+    lecture = models.ForeignKey(Lecture, on_delete=models.CASCADE, related_name="+")
+    unit = models.ForeignKey(OrgUnit, on_delete=models.CASCADE, related_name="+")
+    attended = models.IntegerField(default=0)
+    in_person = models.IntegerField(default=0)
+    online_live = models.IntegerField(default=0)
+    replay = models.IntegerField(default=0)
+    completed = models.IntegerField(default=0)
+    seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("lecture attendance summary")
+        verbose_name_plural = _("lecture attendance summaries")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["lecture", "unit"], name="lecture_summary_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lecture_id}/{self.unit_id}"
+
+
+class ProgrammeUnitSummary(models.Model):
+    """Active enrolments in one programme of the cadres in one unit's subtree."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="+")
+    unit = models.ForeignKey(OrgUnit, on_delete=models.CASCADE, related_name="+")
+    enrolled = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("programme enrolment summary")
+        verbose_name_plural = _("programme enrolment summaries")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["programme", "unit"], name="programme_summary_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.programme_id}/{self.unit_id}"

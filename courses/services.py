@@ -19,6 +19,7 @@ from courses.attendance import attendance_override_create as attendance_override
 from courses.exceptions import EnrolmentError, EnrolmentErrorCode, ScheduleError
 from courses.models import Enrolment, Lecture, Programme, Venue
 from courses.selectors import user_in_audience
+from courses.summaries import enrolment_summaries_sync
 from portal.models import AuditLog, User
 
 
@@ -62,6 +63,8 @@ def enrolment_create(*, user: User, programme: Programme) -> EnrolResult:
                 enrolment.withdrawn_at = None
                 enrolment.save(update_fields=["status", "source", "enrolled_at", "withdrawn_at"])
                 created = True
+        if created:
+            enrolment_summaries_sync(programme_id=programme.pk, user_ids=[user.pk])
     return EnrolResult(enrolment, created=created)
 
 
@@ -77,6 +80,7 @@ def enrolment_withdraw(*, user: User, programme: Programme) -> Enrolment:
     enrolment.status = Enrolment.Status.WITHDRAWN
     enrolment.withdrawn_at = timezone.now()
     enrolment.save(update_fields=["status", "withdrawn_at"])
+    enrolment_summaries_sync(programme_id=programme.pk, user_ids=[user.pk])
     return enrolment
 
 
@@ -131,6 +135,7 @@ def enrolment_assign_bulk(
     Enrolment.objects.bulk_update(
         to_update, ["venue", "status", "source", "enrolled_at", "withdrawn_at"], batch_size=2000
     )
+    enrolment_summaries_sync(programme_id=programme.pk, user_ids=user_ids)
     AuditLog.objects.create(
         user=assigned_by,
         action="enrolment.assign_bulk",

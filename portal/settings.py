@@ -286,6 +286,9 @@ ATTENDANCE_REDIS_URL = env.str(
 )
 ATTENDANCE_REDIS_PREFIX = env.str("ATTENDANCE_REDIS_PREFIX", default="zhixing:att:")
 ATTENDANCE_FLUSH_BATCH = env.int("ATTENDANCE_FLUSH_BATCH", default=20000)
+# --- REPORTS (courses/summaries.py, issue 5) -----------------------------------------------
+# Per-process memo of the cadre headcount per unit subtree (also reset when cadres change).
+REPORT_HEADCOUNT_SECONDS = env.int("REPORT_HEADCOUNT_SECONDS", default=300)
 if ATTENDANCE_HEARTBEAT_SECONDS < 1 or ATTENDANCE_FLUSH_SECONDS < 1:
     raise ImproperlyConfigured("ATTENDANCE_HEARTBEAT_SECONDS/FLUSH_SECONDS must be >= 1.")
 CELERY_BEAT_SCHEDULE["attendance-flush"] = {

@@ -29,6 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from courses.models import Enrolment, Lecture, Programme, Speaker, Venue
+from courses.summaries import headcounts_changed, summaries_rebuild
 from portal.demo import people
 from portal.demo import programme as data
 from portal.demo.tree import NodeSpec, tree_merge, tree_spec
@@ -160,6 +161,10 @@ def demo_seed(
         lap("programme")
 
         _cadres(spec, unit_ids, venues, programme, cadres, now, report, lap)
+        # The cadres and enrolments went in by COPY, past the services: recount.
+        summaries_rebuild(programme_ids=[programme.pk])
+        headcounts_changed()
+        lap("report summaries")
     return report
 
 

@@ -1,0 +1,667 @@
+"""Report summaries: attendance per (lecture, unit) and enrolment per (programme, unit),
+each counting the unit's **whole subtree** (issue 5 §7).
+
+Reports read these tables, O(units) rows, never the ~3M raw attendance rows.
+
+How they stay right
+    Every ``Attendance`` and ``Enrolment`` row remembers what was last counted for it
+    (``tally_unit_id`` and, for attendance, the state bits and seconds). A sync re-reads some
+    rows under a row lock, and for each row whose current (unit, state) differs from what was
+    counted, subtracts the old contribution from the old unit's ancestors and adds the new one
+    to the new unit's ancestors, in the same transaction as the snapshot update. So a change
+    is counted exactly once whoever makes it (the buffer flush, a check-in, an organiser's
+    correction, an enrolment, a cadre moved to another unit) and however often a sync runs.
+
+    Whoever writes those rows calls the matching sync in the same transaction:
+    ``attendance_summaries_sync`` / ``enrolment_summaries_sync``. ``summaries_rebuild`` is the
+    repair (and the oracle of the property test): it recomputes everything from raw rows.
+    Moving a unit to another parent changes every path below it: rebuild afterwards.
+
+Headcounts (cadres per subtree) change rarely; they are one ``GROUP BY unit`` over users,
+rolled up in Python and memoised per process for ``REPORT_HEADCOUNT_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from courses.models import (
+    Attendance,
+    AttendanceOverride,
+    Enrolment,
+    Lecture,
+    LectureUnitSummary,
+    Programme,
+    ProgrammeUnitSummary,
+)
+from portal.models import OrgUnit, User
+
+# State bits of one attendance row (``Attendance.tally``).
+ATTENDED, IN_PERSON, LIVE, REPLAY, COMPLETED = 1, 2, 4, 8, 16
+
+ATTENDANCE_FIELDS = ("attended", "in_person", "online_live", "replay", "completed", "seconds")
+_ID_CHUNK = 2000  # ids per IN (...) list; well under SQLite's parameter limit
+
+Vector = tuple[int, ...]
+
+
+def attendance_bits(*, live: int, replay: int, checked_in: bool, completed: bool) -> int:
+    """The state bits counted for one row (``completed`` already has corrections applied)."""
+    bits = 0
+    if live > 0 or replay > 0 or checked_in:
+        bits |= ATTENDED
+    if checked_in:
+        bits |= IN_PERSON
+    if live > 0:
+        bits |= LIVE
+    if replay > 0:
+        bits |= REPLAY
+    if completed:
+        bits |= COMPLETED
+    return bits
+
+
+def _attendance_vector(bits: int, seconds: int) -> Vector:
+    if not bits & ATTENDED:
+        return (0, 0, 0, 0, 0, 0)
+    return (
+        1,
+        int(bool(bits & IN_PERSON)),
+        int(bool(bits & LIVE)),
+        int(bool(bits & REPLAY)),
+        int(bool(bits & COMPLETED)),
+        seconds,
+    )
+
+
+def _latest_override() -> Subquery:
+    return Subquery(
+        AttendanceOverride.objects.filter(attendance=OuterRef("pk"))
+        .order_by("-at", "-pk")
+        .values("completed")[:1],
+        output_field=BooleanField(),
+    )
+
+
+def _chunks(ids: Sequence[int], size: int = _ID_CHUNK) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+# ---------------------------------------------------------------------------------------
+# Ancestors
+# ---------------------------------------------------------------------------------------
+
+
+def _ancestor_ids(unit_ids: Iterable[int]) -> dict[int, list[int]]:
+    """For each unit id: the ids of the unit and all its ancestors (root first)."""
+    wanted = {u for u in unit_ids if u is not None}
+    if not wanted:
+        return {}
+    paths = dict(OrgUnit.objects.filter(pk__in=wanted).values_list("pk", "path"))
+    step = OrgUnit.steplen
+    prefixes = {p[:i] for p in paths.values() for i in range(step, len(p) + 1, step)}
+    ids: dict[str, int] = {}
+    prefix_list = sorted(prefixes)
+    for start in range(0, len(prefix_list), _ID_CHUNK):
+        ids.update(
+            OrgUnit.objects.filter(path__in=prefix_list[start : start + _ID_CHUNK]).values_list(
+                "path", "pk"
+            )
+        )
+    return {
+        uid: [ids[p[:i]] for i in range(step, len(p) + 1, step) if p[:i] in ids]
+        for uid, p in paths.items()
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Applying deltas
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Change:
+    pk: int
+    old_unit: int | None
+    old: Vector
+    new_unit: int | None
+    new: Vector
+    snapshot: tuple[Any, ...]  # the new tally column values, in ``_Spec.tally_columns`` order
+
+
+@dataclass(frozen=True)
+class _Spec:
+    source: type[Attendance] | type[Enrolment]
+    summary: type[LectureUnitSummary] | type[ProgrammeUnitSummary]
+    key_column: str  # "lecture_id" / "programme_id"
+    fields: tuple[str, ...]
+    tally_columns: tuple[str, ...]
+
+
+_ATTENDANCE = _Spec(
+    Attendance,
+    LectureUnitSummary,
+    "lecture_id",
+    ATTENDANCE_FIELDS,
+    ("tally_unit_id", "tally", "tally_seconds"),
+)
+_ENROLMENT = _Spec(
+    Enrolment, ProgrammeUnitSummary, "programme_id", ("enrolled",), ("tally_unit_id",)
+)
+
+
+def _apply(spec: _Spec, key_id: int, changes: list[_Change]) -> None:
+    """Add the changes' deltas to the summaries and store the new snapshots."""
+    if not changes:
+        return
+    ancestors = _ancestor_ids(
+        [c.old_unit for c in changes if c.old_unit is not None]
+        + [c.new_unit for c in changes if c.new_unit is not None]
+    )
+    width = len(spec.fields)
+    deltas: dict[int, list[int]] = defaultdict(lambda: [0] * width)
+    for change in changes:
+        for unit, vector, sign in (
+            (change.old_unit, change.old, -1),
+            (change.new_unit, change.new, 1),
+        ):
+            if unit is None or not any(vector):
+                continue
+            for ancestor in ancestors.get(unit, ()):
+                row = deltas[ancestor]
+                for i, value in enumerate(vector):
+                    row[i] += sign * value
+    _summary_add(spec, key_id, {u: d for u, d in deltas.items() if any(d)})
+    _snapshots_write(spec, changes)
+
+
+def _summary_add(spec: _Spec, key_id: int, deltas: dict[int, list[int]]) -> None:
+    if not deltas:
+        return
+    table = spec.summary._meta.db_table
+    columns = ", ".join(spec.fields)
+    updates = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in spec.fields)
+    row_sql = "(" + ", ".join(["%s"] * (len(spec.fields) + 2)) + ")"
+    items = sorted(deltas.items())  # a fixed lock order: concurrent syncs cannot deadlock
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), 500):
+            chunk = items[start : start + 500]
+            params: list[Any] = []
+            for unit_id, delta in chunk:
+                params += [key_id, unit_id, *delta]
+            # Only constant identifiers are formatted in; every value is a parameter.
+            cursor.execute(
+                f"INSERT INTO {table} ({spec.key_column}, unit_id, {columns}) "  # noqa: S608
+                f"VALUES {', '.join([row_sql] * len(chunk))} "
+                f"ON CONFLICT ({spec.key_column}, unit_id) DO UPDATE SET {updates}",
+                params,
+            )
+
+
+def _snapshots_write(spec: _Spec, changes: list[_Change]) -> None:
+    table = spec.source._meta.db_table
+    names = ("id", *spec.tally_columns)
+    types = ("bigint", *(["integer"] * len(spec.tally_columns)))
+    sets = ", ".join(f"{c} = CAST(v.{c} AS integer)" for c in spec.tally_columns)
+    row_sql = "(" + ", ".join(["%s"] * len(names)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(changes), 1000):
+            chunk = changes[start : start + 1000]
+            params: list[Any] = []
+            for change in chunk:
+                params += [change.pk, *change.snapshot]
+            cursor.execute(
+                f"UPDATE {table} SET {sets} FROM (VALUES "  # noqa: S608
+                f"{', '.join([row_sql] * len(chunk))}) AS v({', '.join(names)}) "
+                f"WHERE {table}.id = CAST(v.id AS {types[0]})",
+                params,
+            )
+
+
+# ---------------------------------------------------------------------------------------
+# Syncs (write side)
+# ---------------------------------------------------------------------------------------
+
+
+def attendance_summaries_sync(*, lecture_id: int, user_ids: Iterable[int] | None = None) -> int:
+    """Count the current state of the lecture's attendance rows (of ``user_ids``, or all)
+    into the summaries; returns how many rows changed. Call it in the transaction that
+    wrote the rows; running it again changes nothing."""
+    base = Attendance.objects.filter(lecture_id=lecture_id)
+    if user_ids is None:
+        return _attendance_sync(lecture_id, base)
+    ids = sorted(set(user_ids))
+    return sum(
+        _attendance_sync(lecture_id, base.filter(user_id__in=chunk)) for chunk in _chunks(ids)
+    )
+
+
+def _attendance_sync(lecture_id: int, rows: QuerySet[Attendance]) -> int:
+    changes: list[_Change] = []
+    with transaction.atomic():
+        values = (
+            rows.select_for_update(of=("self",))
+            .annotate(override=_latest_override())
+            .order_by("pk")
+            .values_list(
+                "pk",
+                "user__unit_id",
+                "live_seconds",
+                "replay_seconds",
+                "checked_in_at",
+                "completed",
+                "override",
+                "tally_unit_id",
+                "tally",
+                "tally_seconds",
+            )
+        )
+        for pk, unit, live, replay, checked_in, done, override, t_unit, t_bits, t_secs in values:
+            completed = done if override is None else override
+            bits = attendance_bits(
+                live=live, replay=replay, checked_in=checked_in is not None, completed=completed
+            )
+            seconds = int(live) + int(replay)
+            if (unit, bits, seconds) == (t_unit, t_bits, t_secs):
+                continue
+            changes.append(
+                _Change(
+                    pk=pk,
+                    old_unit=t_unit,
+                    old=_attendance_vector(t_bits, t_secs),
+                    new_unit=unit,
+                    new=_attendance_vector(bits, seconds),
+                    snapshot=(unit, bits, seconds),
+                )
+            )
+        _apply(_ATTENDANCE, lecture_id, changes)
+    return len(changes)
+
+
+def enrolment_summaries_sync(*, programme_id: int, user_ids: Iterable[int] | None = None) -> int:
+    """Count the current state of the programme's enrolments into the summaries."""
+    base = Enrolment.objects.filter(programme_id=programme_id)
+    if user_ids is None:
+        return _enrolment_sync(programme_id, base)
+    ids = sorted(set(user_ids))
+    return sum(
+        _enrolment_sync(programme_id, base.filter(user_id__in=chunk)) for chunk in _chunks(ids)
+    )
+
+
+def _enrolment_sync(programme_id: int, rows: QuerySet[Enrolment]) -> int:
+    changes: list[_Change] = []
+    with transaction.atomic():
+        values = (
+            rows.select_for_update(of=("self",))
+            .order_by("pk")
+            .values_list("pk", "user__unit_id", "status", "tally_unit_id")
+        )
+        for pk, unit, status, t_unit in values:
+            counted_unit = unit if status == Enrolment.Status.ACTIVE else None
+            if counted_unit == t_unit:
+                continue
+            changes.append(
+                _Change(
+                    pk=pk,
+                    old_unit=t_unit,
+                    old=(1,),
+                    new_unit=counted_unit,
+                    new=(1,),
+                    snapshot=(counted_unit,),
+                )
+            )
+        _apply(_ENROLMENT, programme_id, changes)
+    return len(changes)
+
+
+def summaries_sync_user(*, user_id: int) -> None:
+    """After a cadre moved to another unit: move their counts along."""
+    with transaction.atomic():
+        for lecture_id in (
+            Attendance.objects.filter(user_id=user_id)
+            .values_list("lecture_id", flat=True)
+            .order_by("lecture_id")
+        ):
+            attendance_summaries_sync(lecture_id=lecture_id, user_ids=[user_id])
+        for programme_id in (
+            Enrolment.objects.filter(user_id=user_id)
+            .values_list("programme_id", flat=True)
+            .order_by("programme_id")
+        ):
+            enrolment_summaries_sync(programme_id=programme_id, user_ids=[user_id])
+    headcounts_changed()
+
+
+def summaries_forget_user(*, user_id: int) -> None:
+    """Before a cadre is deleted: take their counted rows out of the summaries."""
+    with transaction.atomic():
+        _forget(_ATTENDANCE, Attendance.objects.filter(user_id=user_id))
+        _forget(_ENROLMENT, Enrolment.objects.filter(user_id=user_id))
+    headcounts_changed()
+
+
+def enrolment_summaries_forget(*, enrolments: QuerySet[Enrolment]) -> None:
+    """Before enrolment rows are deleted: take them out of the summaries."""
+    _forget(_ENROLMENT, enrolments)
+
+
+def _forget(spec: _Spec, rows: QuerySet[Any]) -> None:
+    key = spec.key_column
+    by_key: dict[int, list[_Change]] = defaultdict(list)
+    counted = rows.filter(tally_unit_id__isnull=False).select_for_update().order_by(key, "pk")
+    for pk, key_id, *tally in counted.values_list("pk", key, *spec.tally_columns):
+        old = _attendance_vector(tally[1], tally[2]) if spec is _ATTENDANCE else (1,)
+        none = (None,) + (0,) * (len(tally) - 1)
+        by_key[key_id].append(
+            _Change(pk=pk, old_unit=tally[0], old=old, new_unit=None, new=old, snapshot=none)
+        )
+    for key_id, changes in sorted(by_key.items()):
+        _apply(spec, key_id, changes)
+
+
+# ---------------------------------------------------------------------------------------
+# Rebuild (the repair, and the oracle the incremental path is tested against)
+# ---------------------------------------------------------------------------------------
+
+
+def _attendance_state_rows(lecture_ids: Sequence[int]) -> QuerySet[Attendance]:
+    """Attendance rows annotated with ``unit_`` (the cadre's unit), ``bits_`` (the state bits,
+    corrections applied) and ``seconds_``, all computed by the database."""
+    checked = Q(checked_in_at__isnull=False)
+
+    def flag(condition: Q, bit: int) -> Case:
+        return Case(When(condition, then=Value(bit)), default=Value(0), output_field=IntegerField())
+
+    return (
+        Attendance.objects.filter(lecture_id__in=list(lecture_ids))
+        .annotate(done_=Coalesce(_latest_override(), F("completed"), output_field=BooleanField()))
+        .annotate(
+            unit_=F("user__unit_id"),
+            seconds_=F("live_seconds") + F("replay_seconds"),
+            bits_=flag(Q(live_seconds__gt=0) | Q(replay_seconds__gt=0) | checked, ATTENDED)
+            + flag(checked, IN_PERSON)
+            + flag(Q(live_seconds__gt=0), LIVE)
+            + flag(Q(replay_seconds__gt=0), REPLAY)
+            + flag(Q(done_=True), COMPLETED),
+        )
+    )
+
+
+def summaries_compute(
+    *, lecture_ids: Sequence[int] = (), programme_ids: Sequence[int] = ()
+) -> tuple[dict[tuple[int, int], Vector], dict[tuple[int, int], Vector]]:
+    """What the summaries should hold, computed from raw rows: ({(lecture, unit): vector},
+    {(programme, unit): (enrolled,)}), non-zero entries only."""
+    per_unit: dict[tuple[int, int], list[int]] = {}
+    rows: Any = _attendance_state_rows(lecture_ids)  # (the stubs cannot see annotations)
+    grouped = (
+        rows.filter(user__unit__isnull=False)
+        .values("lecture_id", "unit_", "bits_")
+        .annotate(n=Count("pk"), s=Sum("seconds_"))
+        .values_list("lecture_id", "unit_", "bits_", "n", "s")
+        .order_by()
+    )
+    for lecture_id, unit_id, bits, n, secs in grouped:
+        one = _attendance_vector(bits, int(secs or 0))
+        row = per_unit.setdefault((lecture_id, unit_id), [0] * len(ATTENDANCE_FIELDS))
+        for i, value in enumerate(one[:-1]):
+            row[i] += value * n
+        row[-1] += one[-1]
+    enrolled: dict[tuple[int, int], list[int]] = {}
+    for programme_id, unit_id, n in (
+        Enrolment.objects.filter(
+            programme_id__in=list(programme_ids),
+            status=Enrolment.Status.ACTIVE,
+            user__unit__isnull=False,
+        )
+        .values("programme_id", "user__unit_id")
+        .annotate(n=Count("pk"))
+        .values_list("programme_id", "user__unit_id", "n")
+        .order_by()
+    ):
+        enrolled[(programme_id, unit_id)] = [n]
+    return _rollup(per_unit), _rollup(enrolled)
+
+
+def _rollup(per_unit: dict[tuple[int, int], list[int]]) -> dict[tuple[int, int], Vector]:
+    """Add each unit's own counts to itself and every ancestor."""
+    ancestors = _ancestor_ids({unit for _key, unit in per_unit})
+    out: dict[tuple[int, int], list[int]] = {}
+    for (key, unit), vector in per_unit.items():
+        for ancestor in ancestors.get(unit, ()):
+            row = out.setdefault((key, ancestor), [0] * len(vector))
+            for i, value in enumerate(vector):
+                row[i] += value
+    return {k: tuple(v) for k, v in out.items() if any(v)}
+
+
+def summaries_stored(
+    *, lecture_ids: Sequence[int] = (), programme_ids: Sequence[int] = ()
+) -> tuple[dict[tuple[int, int], Vector], dict[tuple[int, int], Vector]]:
+    """What the summary tables hold now (non-zero rows), in ``summaries_compute``'s shape."""
+    lectures = {
+        (row[0], row[1]): tuple(row[2:])
+        for row in LectureUnitSummary.objects.filter(lecture_id__in=list(lecture_ids)).values_list(
+            "lecture_id", "unit_id", *ATTENDANCE_FIELDS
+        )
+    }
+    programmes = {
+        (p, u): (n,)
+        for p, u, n in ProgrammeUnitSummary.objects.filter(
+            programme_id__in=list(programme_ids)
+        ).values_list("programme_id", "unit_id", "enrolled")
+    }
+    return (
+        {k: v for k, v in lectures.items() if any(v)},
+        {k: v for k, v in programmes.items() if any(v)},
+    )
+
+
+@dataclass
+class RebuildResult:
+    lectures: int = 0
+    programmes: int = 0
+    lecture_rows: int = 0
+    programme_rows: int = 0
+    seconds: float = 0.0
+
+
+def summaries_rebuild(*, programme_ids: Sequence[int] | None = None) -> RebuildResult:
+    """Recompute the summaries of the given programmes (default: all) from raw rows and
+    reset every row's snapshot to match. Blocks attendance and enrolment writes meanwhile."""
+    started = time.perf_counter()
+
+    chosen = Programme.objects.all()
+    if programme_ids is not None:
+        chosen = chosen.filter(pk__in=list(programme_ids))
+    programmes = list(chosen.values_list("pk", flat=True).order_by("pk"))
+    lectures = list(
+        Lecture.objects.filter(programme_id__in=programmes)
+        .values_list("pk", flat=True)
+        .order_by("pk")
+    )
+    result = RebuildResult(lectures=len(lectures), programmes=len(programmes))
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                for model in (Attendance, Enrolment):
+                    cursor.execute(f"LOCK TABLE {model._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+        lecture_rows, programme_rows = summaries_compute(
+            lecture_ids=lectures, programme_ids=programmes
+        )
+        LectureUnitSummary.objects.filter(lecture_id__in=lectures).delete()
+        ProgrammeUnitSummary.objects.filter(programme_id__in=programmes).delete()
+        LectureUnitSummary.objects.bulk_create(
+            (
+                LectureUnitSummary(
+                    lecture_id=k[0], unit_id=k[1], **dict(zip(ATTENDANCE_FIELDS, v, strict=True))
+                )
+                for k, v in lecture_rows.items()
+            ),
+            batch_size=5000,
+        )
+        ProgrammeUnitSummary.objects.bulk_create(
+            (
+                ProgrammeUnitSummary(programme_id=k[0], unit_id=k[1], enrolled=v[0])
+                for k, v in programme_rows.items()
+            ),
+            batch_size=5000,
+        )
+        for chunk in _chunks(lectures, 1):
+            _attendance_state_rows(chunk).update(
+                tally_unit_id=Subquery(
+                    User.objects.filter(pk=OuterRef("user_id")).values("unit_id")[:1]
+                ),
+                tally=F("bits_"),
+                tally_seconds=F("seconds_"),
+            )
+        Enrolment.objects.filter(programme_id__in=programmes).update(
+            tally_unit_id=Case(
+                When(
+                    status=Enrolment.Status.ACTIVE,
+                    then=Subquery(
+                        User.objects.filter(pk=OuterRef("user_id")).values("unit_id")[:1]
+                    ),
+                ),
+                default=None,
+                output_field=IntegerField(),
+            )
+        )
+    result.lecture_rows, result.programme_rows = len(lecture_rows), len(programme_rows)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Read side
+# ---------------------------------------------------------------------------------------
+
+_headcount_lock = threading.Lock()
+_headcount_memo: tuple[float, str, dict[int, int]] | None = None
+_HEADCOUNT_VERSION_KEY = "courses:headcount-version"
+
+
+def headcounts_changed() -> None:
+    """Cadres were added, removed or moved: every process recomputes its headcounts."""
+    cache.set(_HEADCOUNT_VERSION_KEY, f"{time.time_ns()}", None)
+
+
+def headcounts() -> dict[int, int]:
+    """Cadres (users with a unit) in each unit's subtree, by unit id; memoised per process
+    for ``REPORT_HEADCOUNT_SECONDS`` or until ``headcounts_changed``."""
+    global _headcount_memo
+    version = str(cache.get(_HEADCOUNT_VERSION_KEY, "0"))
+    memo = _headcount_memo
+    ttl = float(settings.REPORT_HEADCOUNT_SECONDS)
+    if memo is not None and memo[1] == version and time.monotonic() - memo[0] < ttl:
+        return memo[2]
+    with _headcount_lock:
+        own = {
+            (0, unit): [n]
+            for unit, n in User.objects.filter(unit__isnull=False)
+            .values("unit_id")
+            .annotate(n=Count("pk"))
+            .values_list("unit_id", "n")
+            .order_by()
+        }
+        table = {unit: v[0] for (_k, unit), v in _rollup(own).items()}
+        _headcount_memo = (time.monotonic(), version, table)
+    return table
+
+
+@dataclass
+class Totals:
+    """One report row's counts (a unit's subtree; one lecture or the sum of several)."""
+
+    headcount: int = 0
+    enrolled: int = 0
+    attended: int = 0
+    in_person: int = 0
+    online_live: int = 0
+    replay: int = 0
+    completed: int = 0
+    seconds: int = 0
+    credit_hours: Decimal = field(default_factory=lambda: Decimal("0"))
+
+    def add(self, other: Totals) -> None:
+        for name in (
+            "headcount",
+            "enrolled",
+            "attended",
+            "in_person",
+            "online_live",
+            "replay",
+            "completed",
+            "seconds",
+            "credit_hours",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def summary_totals(
+    *, unit_ids: Sequence[int], lecture_ids: Sequence[int], programme_id: int
+) -> dict[int, Totals]:
+    """Totals per unit (subtree) over ``lecture_ids``, with the programme's enrolments and
+    the headcount: a few indexed reads of the summary tables, O(units × lectures)."""
+    ids = list(unit_ids)
+    counts = headcounts()
+    out = {u: Totals(headcount=counts.get(u, 0)) for u in ids}
+    hours = ExpressionWrapper(
+        F("completed") * F("lecture__credit_hours"),
+        output_field=DecimalField(max_digits=14, decimal_places=1),
+    )
+    for chunk in _chunks(ids):
+        rows = (
+            LectureUnitSummary.objects.filter(unit_id__in=chunk, lecture_id__in=list(lecture_ids))
+            .values("unit_id")
+            .annotate(
+                attended_=Sum("attended"),
+                in_person_=Sum("in_person"),
+                online_live_=Sum("online_live"),
+                replay_=Sum("replay"),
+                completed_=Sum("completed"),
+                seconds_=Sum("seconds"),
+                hours_=Sum(hours),
+            )
+            .order_by()
+        )
+        for row in rows:
+            t = out[row["unit_id"]]
+            t.attended, t.in_person = int(row["attended_"]), int(row["in_person_"])
+            t.online_live, t.replay = int(row["online_live_"]), int(row["replay_"])
+            t.completed, t.seconds = int(row["completed_"]), int(row["seconds_"])
+            t.credit_hours = Decimal(row["hours_"] or 0)
+        for unit_id, enrolled in ProgrammeUnitSummary.objects.filter(
+            programme_id=programme_id, unit_id__in=chunk
+        ).values_list("unit_id", "enrolled"):
+            out[unit_id].enrolled = int(enrolled)
+    return out
