@@ -151,6 +151,15 @@ class CohortAssignForm(forms.Form):
 class LectureInlineFormSet(BaseInlineFormSet):
     """Inline lectures are checked together: two rows of one save may not overlap."""
 
+    def _construct_form(self, i: int, **kwargs: Any) -> Any:
+        form = super()._construct_form(i, **kwargs)
+        # The rows of this save are checked against each other in ``clean`` below, so the
+        # model's own check must not compare them with their old, stored times.
+        if not hasattr(self, "_row_pks"):
+            self._row_pks = frozenset(obj.pk for obj in self.get_queryset() if obj.pk)
+        form.instance.overlap_checked_elsewhere = self._row_pks
+        return form
+
     def add_fields(self, form: Any, index: Any) -> None:
         super().add_fields(form, index)
         if "DELETE" in form.fields:

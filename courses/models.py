@@ -222,6 +222,10 @@ class Lecture(models.Model):
     def compute_ends_at(self) -> datetime:
         return self.starts_at + timedelta(minutes=int(self.duration_minutes or 0))
 
+    # Lectures whose (new) times a caller checks together with this one, e.g. the other rows
+    # of one admin inline save; ``clean`` then ignores their stored times (a swap is valid).
+    overlap_checked_elsewhere: frozenset[int] = frozenset()
+
     def status_at(self, now: datetime) -> str:
         if self.status_override:
             return self.status_override
@@ -255,6 +259,7 @@ class Lecture(models.Model):
                     ends_at__gt=self.starts_at,
                 )
                 .exclude(pk=self.pk)
+                .exclude(pk__in=self.overlap_checked_elsewhere)
                 .order_by("starts_at")
                 .first()
             )

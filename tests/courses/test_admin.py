@@ -326,6 +326,28 @@ def test_inline_lecture_overlapping_saved_lecture_is_refused(
     assert programme.lectures.count() == 1
 
 
+def test_inline_lectures_swapping_times_in_one_save_is_accepted(
+    organiser_client: Client, programme: Programme, tree: Tree
+) -> None:
+    start = next_week_evening()
+    first = LectureFactory(programme=programme, sequence=1, starts_at=start)
+    second = LectureFactory(programme=programme, sequence=2, starts_at=start + timedelta(days=7))
+    data = programme_post(
+        programme,
+        tree=tree,
+        rows=[
+            lecture_row(0, first, starts_at=second.starts_at),
+            lecture_row(1, second, starts_at=first.starts_at),
+        ],
+    )
+    response = organiser_client.post(url("programme_change", programme.pk), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.starts_at == start + timedelta(days=7)
+    assert second.starts_at == start
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
