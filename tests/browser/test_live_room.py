@@ -3,33 +3,19 @@ page shows the question without a reload; a phone-sized viewport works."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
-from django.test import Client as HttpClient
 
 from courses.services import enrolment_create
-from tests.livestream.servers import daphne, production_env
+from tests.browser.live_support import live_server_url, session_cookie
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def _cookie(user) -> str:
-    client = HttpClient()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
-
-
 @pytest.fixture
 def server(redis_url, tmp_path):
-    env = production_env(
-        redis_url=redis_url,
-        prefix=f"zxb:{uuid.uuid4().hex[:8]}:",
-        extra={"DEBUG": "true", "LIVE_VIEWERS_INTERVAL_SECONDS": "1"},
-    )
-    with daphne(env, log=tmp_path / "daphne.log") as port:
-        yield f"http://127.0.0.1:{port}"
+    yield from live_server_url(redis_url, tmp_path)
 
 
 def test_cadre_asks_moderator_approves_cadre_sees_it(
@@ -38,7 +24,7 @@ def test_cadre_asks_moderator_approves_cadre_sees_it(
     from playwright.sync_api import expect
 
     enrolment_create(user=cadre, programme=programme)
-    cookies = {"cadre": _cookie(cadre), "mod": _cookie(organiser)}
+    cookies = {"cadre": session_cookie(cadre), "mod": session_cookie(organiser)}
     url = f"{server}/lectures/{lecture.pk}/live/"
     contexts = []
     try:
