@@ -5,13 +5,16 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 
-def recreate_database(url: str) -> None:
-    """Drop and create the PostgreSQL database named in ``url`` (a bench-only database)."""
+def recreate_database(url: str, *, create: bool = True) -> None:
+    """Drop and create the PostgreSQL database named in ``url`` (a bench-only database);
+    with ``create=False`` only drop it (big benchmark databases, when done)."""
     import psycopg2
     from psycopg2 import sql
 
@@ -24,9 +27,22 @@ def recreate_database(url: str) -> None:
             cur.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            if create:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     finally:
         conn.close()
+
+
+def manage_py(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python manage.py ARGS`` from the project root as its own process (output captured)."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def free_port() -> int:

@@ -96,12 +96,37 @@ def credit_windows(lecture_id: int, user_ids: list[int], first_window: int, coun
     return time.perf_counter() - started
 
 
+_SQL_TIMES: dict[str, list[float]] = {}
+
+
+def _sql_timer(execute, sql, params, many, context):
+    """Django execute_wrapper: time each statement, keyed by its first words."""
+    started = time.perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        key = " ".join(sql.split()[:4])[:60]
+        _SQL_TIMES.setdefault(key, []).append(time.perf_counter() - started)
+
+
+def _sql_report(total: float) -> None:
+    spent = 0.0
+    print(f"update flush {total:.2f} s; SQL statements by total time:")
+    for key, times in sorted(_SQL_TIMES.items(), key=lambda kv: -sum(kv[1])):
+        spent += sum(times)
+        print(f"  {sum(times):7.2f} s  x{len(times):<4} {key}")
+    print(f"  {total - spent:7.2f} s  outside SQL (Redis read, Python, COPY, COMMIT)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=200_000)
     parser.add_argument("--windows", type=int, default=2, help="windows per user per flush")
     parser.add_argument("--limit", type=float, default=10.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--profile", action="store_true", help="print where the update flush spends its time"
+    )
     options = parser.parse_args()
 
     url = os.environ.get("BENCH_ATTEND_DATABASE_URL", DEFAULT_URL)
@@ -144,8 +169,16 @@ def main() -> int:
         insert_s = time.perf_counter() - t0
         credit_windows(lecture_id, user_ids, base + options.windows, options.windows)
         t0 = time.perf_counter()
-        second = attendance_flush()
+        if options.profile:
+            from django.db import connection
+
+            with connection.execute_wrapper(_sql_timer):
+                second = attendance_flush()
+        else:
+            second = attendance_flush()
         update_s = time.perf_counter() - t0
+        if options.profile:
+            _sql_report(update_s)
         expected = 2 * options.windows * 30
         wrong = Attendance.objects.exclude(live_seconds=expected).count()
         rows = Attendance.objects.count()

@@ -27,6 +27,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+import courses.admin_attendance  # noqa: F401  (registers the attendance admins)
 from courses.admin_forms import (
     MAX_CHARS_ATTRS,
     CohortAssignForm,
@@ -173,6 +174,7 @@ class ProgrammeAdmin(CoursesAdminMixin, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("title", "description", "organiser_unit", "audience")}),
         (_("Enrolment"), {"fields": ("enrolment_mode", "replays_count", "is_published")}),
+        (_("Attendance"), {"fields": ("attention_check_minutes",)}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Programme]:

@@ -152,7 +152,7 @@ class LectureInlineFormSet(BaseInlineFormSet):
     """Inline lectures are checked together: two rows of one save may not overlap."""
 
     def _construct_form(self, i: int, **kwargs: Any) -> Any:
-        form = super()._construct_form(i, **kwargs)
+        form = super()._construct_form(i, **kwargs)  # type: ignore[misc]
         # The rows of this save are checked against each other in ``clean`` below, so the
         # model's own check must not compare them with their old, stored times.
         if not hasattr(self, "_row_pks"):

@@ -1,6 +1,7 @@
 """Attendance use cases: heartbeat credit, the buffer flush, overrides, the study record.
 
-``attendance_heartbeat`` is the hot path (no SQL write; see ``attendance_buffer``).
+``attendance_heartbeat`` is the hot path (no SQL write; see ``attendance_buffer``);
+``attendance_heartbeat_async`` is the same for the websocket's event loop (no thread hop).
 ``attendance_flush`` moves buffered credit into ``Attendance`` rows with one
 ``INSERT ... ON CONFLICT DO UPDATE`` per batch; each row remembers the flush that last added
 to it, so a flush resumed after a crash adds nothing twice.
@@ -8,19 +9,21 @@ to it, so a flush resumed after a crash adds nothing twice.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from courses.attendance_buffer import (
@@ -32,9 +35,10 @@ from courses.attendance_buffer import (
     buffer_get,
 )
 from courses.models import Attendance, AttendanceOverride, Lecture
-from courses.summaries import attendance_summaries_sync
+from courses.summaries import attendance_summaries_sync, attendance_summaries_sync_staged
 from portal.models import AuditLog, User
 
+T = TypeVar("T")
 # ---------------------------------------------------------------------------------------
 # Heartbeats
 # ---------------------------------------------------------------------------------------
@@ -58,12 +62,21 @@ def lecture_cache_clear() -> None:
     _lecture_cache.clear()
 
 
+def _lecture_times_cached(lecture_id: int) -> tuple[bool, _LectureTimes | None]:
+    """(True, the schedule or None for no such lecture) when cached and fresh, else
+    (False, None): the event loop's check before it hops to a thread for the query."""
+    hit = _lecture_cache.get(lecture_id)
+    if hit is not None and time.monotonic() - hit[0] < _LECTURE_CACHE_SECONDS:
+        return True, hit[1]
+    return False, None
+
+
 def _lecture_times(lecture_id: int) -> _LectureTimes | None:
     """The lecture's schedule, cached briefly in process memory (no SQL per heartbeat)."""
+    fresh, times = _lecture_times_cached(lecture_id)
+    if fresh:
+        return times
     now = time.monotonic()
-    hit = _lecture_cache.get(lecture_id)
-    if hit is not None and now - hit[0] < _LECTURE_CACHE_SECONDS:
-        return hit[1]
     row = (
         Lecture.objects.filter(pk=lecture_id)
         .values_list("starts_at", "ends_at", "status_override", "programme__replays_count")
@@ -104,6 +117,44 @@ def _flushed_totals(*, user_id: int, lecture_id: int) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+@dataclass(frozen=True)
+class _Credit:
+    """What one heartbeat asks of the buffer (``AttendanceBuffer.credit`` arguments)."""
+
+    lecture_id: int
+    user_id: int
+    mode: str | None
+    window: int
+    seconds: int
+    now_epoch: int
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "lecture_id": self.lecture_id,
+            "user_id": self.user_id,
+            "mode": self.mode,
+            "window": self.window,
+            "seconds": self.seconds,
+            "now_epoch": self.now_epoch,
+        }
+
+
+def _heartbeat_credit(
+    *, user_id: int, lecture_id: int, times: _LectureTimes | None, playing: bool, replay: bool
+) -> _Credit:
+    """The credit rules of one heartbeat, on the server clock (shared by both paths)."""
+    now = time.time()  # = timezone.now().timestamp(), without the settings look-up
+    window_seconds = int(settings.ATTENDANCE_HEARTBEAT_SECONDS)
+    return _Credit(
+        lecture_id=lecture_id,
+        user_id=user_id,
+        mode=_credit_mode(times=times, epoch=now, playing=playing, replay=replay),
+        window=int(now // window_seconds),
+        seconds=window_seconds,
+        now_epoch=int(now),
+    )
+
+
 def attendance_heartbeat(*, user: User, lecture_id: int, playing: bool, replay: bool) -> int:
     """Credit the current heartbeat window to ``user`` (the caller's authenticated user,
     never an id from the client) and return the user's total credited seconds for the
@@ -114,30 +165,90 @@ def attendance_heartbeat(*, user: User, lecture_id: int, playing: bool, replay: 
     ``ATTENDANCE_GRACE_SECONDS``); replay credit only after it ended and only when the
     programme lets replays count; nothing unless the player is playing.
     """
-    now = timezone.now().timestamp()
-    window_seconds = int(settings.ATTENDANCE_HEARTBEAT_SECONDS)
-    times = _lecture_times(lecture_id)
-    mode = _credit_mode(times=times, epoch=now, playing=playing, replay=replay)
+    user_id = int(user.pk)
+    credit = _heartbeat_credit(
+        user_id=user_id,
+        lecture_id=lecture_id,
+        times=_lecture_times(lecture_id),
+        playing=playing,
+        replay=replay,
+    )
     buffer = buffer_get()
     live, replayed = buffer.credit(
-        lecture_id=lecture_id,
-        user_id=int(user.pk),
-        mode=mode,
-        window=int(now // window_seconds),
-        seconds=window_seconds,
-        now_epoch=int(now),
-        seed=lambda: _flushed_totals(user_id=int(user.pk), lecture_id=lecture_id),
+        **credit.kwargs(),
+        seed=lambda: _flushed_totals(user_id=user_id, lecture_id=lecture_id),
     )
     if isinstance(buffer, MemoryBuffer):
         _maybe_flush_locally(buffer)
     return live + replayed
 
 
+async def attendance_heartbeat_async(
+    *, user_id: int, lecture_id: int, playing: bool, replay: bool
+) -> int:
+    """``attendance_heartbeat`` for the websocket's event loop, with the same rules and
+    result. ``user_id`` is the socket's authenticated user, never an id from the client.
+
+    No thread hop on the common path: the lecture's schedule comes from the process cache
+    and the credit is one awaited Redis script call (pipelined with the heartbeats that
+    arrive together). Only a cold cache (the schedule, or the user's flushed totals) or a
+    due local flush of the in-process buffer runs in a worker thread.
+    """
+    credit = _heartbeat_credit(
+        user_id=user_id,
+        lecture_id=lecture_id,
+        times=await _lecture_times_async(lecture_id),
+        playing=playing,
+        replay=replay,
+    )
+    buffer = buffer_get()
+    live, replayed = await buffer.credit_async(
+        **credit.kwargs(),
+        seed=lambda: _in_thread(_flushed_totals, user_id=user_id, lecture_id=lecture_id),
+    )
+    if isinstance(buffer, MemoryBuffer) and _local_flush_due():
+        await _in_thread(_maybe_flush_locally, buffer)
+    return live + replayed
+
+
+_times_loading: dict[int, asyncio.Task[_LectureTimes | None]] = {}
+
+
+async def _lecture_times_async(lecture_id: int) -> _LectureTimes | None:
+    """``_lecture_times`` without a thread hop while cached; on a miss, ONE query in a
+    worker thread however many heartbeats are waiting for it."""
+    fresh, times = _lecture_times_cached(lecture_id)
+    if fresh:
+        return times
+    task = _times_loading.get(lecture_id)
+    if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+        task = asyncio.ensure_future(_in_thread(_lecture_times, lecture_id))
+        _times_loading[lecture_id] = task
+    return await asyncio.shield(task)  # a caller that goes away does not cancel the query
+
+
+async def _in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ORM work in a worker thread (not the single thread-sensitive one), closing the
+    thread's stale connections like Channels' ``database_sync_to_async``."""
+
+    def run() -> T:
+        close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return await sync_to_async(run, thread_sensitive=False)()
+
+
+def _local_flush_due() -> bool:
+    return time.monotonic() - _last_local_flush >= int(settings.ATTENDANCE_FLUSH_SECONDS)
+
+
 def _maybe_flush_locally(buffer: AttendanceBuffer) -> None:
     """The in-process buffer lives in the web process, so it flushes itself when due."""
     global _last_local_flush
-    due = time.monotonic() - _last_local_flush >= int(settings.ATTENDANCE_FLUSH_SECONDS)
-    if not due or not _local_flush_lock.acquire(blocking=False):
+    if not _local_flush_due() or not _local_flush_lock.acquire(blocking=False):
         return
     try:
         _last_local_flush = time.monotonic()
@@ -233,6 +344,10 @@ def _write_batch(
                 f"{uid}\t{e.live}\t{e.replay}\t{e.first}\t{e.last}\n" for uid, e in batch
             )
             raw.copy_expert(f"COPY {_STAGE} FROM STDIN", io.StringIO(text))
+            # Batch statements of known shape: JIT compiling costs more than it saves, and
+            # the planner needs the staged row count to join by index.
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute(f"ANALYZE {_STAGE}")
             cursor.execute(
                 f"DELETE FROM {_STAGE} s WHERE NOT EXISTS "  # noqa: S608
                 f"(SELECT 1 FROM {user_table} u WHERE u.id = s.user_id)"
@@ -247,8 +362,8 @@ def _write_batch(
                 f"FROM {_STAGE} s " + _on_conflict_sql(),
                 [lecture_id, threshold, threshold, hours, flush_id, now, *params],
             )
+            attendance_summaries_sync_staged(lecture_id=lecture_id, stage_table=_STAGE)
             cursor.execute(f"DROP TABLE {_STAGE}")  # also when nested in an outer atomic
-            attendance_summaries_sync(lecture_id=lecture_id, user_ids=[u for u, _e in batch])
             return len(batch) - dropped, dropped
         alive = set(
             User.objects.filter(pk__in=[uid for uid, _e in batch]).values_list("pk", flat=True)
@@ -330,6 +445,8 @@ def attendance_override_create(
         from django.utils.translation import gettext as _
 
         raise ValidationError({"reason": _("Give a reason for the correction.")})
+    # Lock the row first: two concurrent corrections then count in the order they commit.
+    Attendance.objects.select_for_update().filter(pk=attendance.pk).values_list("pk").first()
     override = AttendanceOverride.objects.create(
         attendance=attendance, completed=completed, reason=reason[:200], by=by
     )

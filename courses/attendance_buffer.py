@@ -3,7 +3,9 @@
 Two implementations behind one interface:
 
 * ``RedisBuffer`` (``ATTENDANCE_REDIS_URL`` set; production): shared by every server
-  process, durable with Redis AOF. A heartbeat is ONE Lua script call.
+  process, durable with Redis AOF. A heartbeat is ONE Lua script call. The websocket path
+  (``credit_async``) awaits it on an asyncio Redis client with no thread hop; heartbeats
+  that arrive together share one script call (``_CreditBatcher``).
 * ``MemoryBuffer`` (embedded default, one process): the same semantics under a lock.
 
 Per (lecture, user, mode) the buffer remembers the last credited time window. Windows come
@@ -24,9 +26,10 @@ acknowledgement without SQL; it is seeded once from the database when missing.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -39,7 +42,11 @@ REPLAY = "R"
 TOTALS_TTL_SECONDS = 7 * 24 * 3600
 FLUSH_LOCK_SECONDS = 600
 
+# At most this many heartbeats per batched script call (a larger backlog goes in the next).
+CREDIT_BATCH_MAX = 500
+
 Seed = Callable[[], tuple[int, int]]
+AsyncSeed = Callable[[], Awaitable[tuple[int, int]]]
 
 
 @dataclass
@@ -80,6 +87,21 @@ class AttendanceBuffer(Protocol):
     ) -> tuple[int, int]:
         """Credit ``seconds`` for ``window`` in ``mode`` (None: credit nothing) unless that
         window (or a later one) was already credited; return the (live, replay) totals."""
+        ...
+
+    async def credit_async(
+        self,
+        *,
+        lecture_id: int,
+        user_id: int,
+        mode: str | None,
+        window: int,
+        seconds: int,
+        now_epoch: int,
+        seed: AsyncSeed,
+    ) -> tuple[int, int]:
+        """``credit`` for the event loop: returns once the credit is in the buffer, without
+        blocking the loop (``seed`` is awaited only when the total is not cached)."""
         ...
 
     def flush_begin(self) -> str | None:
@@ -168,6 +190,7 @@ class RedisBuffer:
     def __init__(self, url: str, prefix: str) -> None:
         import redis
 
+        self.url = url
         self.client = redis.Redis.from_url(url, socket_timeout=5.0, decode_responses=True)
         self.prefix = prefix
         self.pending_key = f"{prefix}pending"
@@ -178,8 +201,9 @@ class RedisBuffer:
         self._begin = self.client.register_script(_BEGIN_LUA)
         self._end = self.client.register_script(_END_LUA)
         self._unlock = self.client.register_script(_UNLOCK_LUA)
+        self._batcher: _CreditBatcher | None = None
 
-    def credit(
+    def _credit_call(
         self,
         *,
         lecture_id: int,
@@ -188,8 +212,8 @@ class RedisBuffer:
         window: int,
         seconds: int,
         now_epoch: int,
-        seed: Seed,
-    ) -> tuple[int, int]:
+    ) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of one ``_CREDIT_LUA`` call (seed fields left empty)."""
         keys = [
             f"{self.prefix}last:{lecture_id}:{user_id}:{mode or LIVE}",
             f"{self.prefix}total:{lecture_id}:{user_id}",
@@ -206,11 +230,66 @@ class RedisBuffer:
             "",
             "",
         ]
+        return keys, args
+
+    def credit(
+        self,
+        *,
+        lecture_id: int,
+        user_id: int,
+        mode: str | None,
+        window: int,
+        seconds: int,
+        now_epoch: int,
+        seed: Seed,
+    ) -> tuple[int, int]:
+        keys, args = self._credit_call(
+            lecture_id=lecture_id,
+            user_id=user_id,
+            mode=mode,
+            window=window,
+            seconds=seconds,
+            now_epoch=now_epoch,
+        )
         live, replay = self._credit(keys=keys, args=args)
         if int(live) < 0:  # no cumulative total cached: seed it from the database
             args[7], args[8] = seed()
             live, replay = self._credit(keys=keys, args=args)
         return int(live), int(replay)
+
+    async def credit_async(
+        self,
+        *,
+        lecture_id: int,
+        user_id: int,
+        mode: str | None,
+        window: int,
+        seconds: int,
+        now_epoch: int,
+        seed: AsyncSeed,
+    ) -> tuple[int, int]:
+        keys, args = self._credit_call(
+            lecture_id=lecture_id,
+            user_id=user_id,
+            mode=mode,
+            window=window,
+            seconds=seconds,
+            now_epoch=now_epoch,
+        )
+        batcher = self._batcher_for_loop()
+        live, replay = await batcher.call(keys, args)
+        if live < 0:  # no cumulative total cached: seed it from the database
+            args[7], args[8] = await seed()
+            live, replay = await batcher.call(keys, args)
+        return live, replay
+
+    def _batcher_for_loop(self) -> _CreditBatcher:
+        loop = asyncio.get_running_loop()
+        batcher = self._batcher
+        if batcher is None or batcher.loop is not loop:
+            # one per event loop (= per server process; tests run a loop per test)
+            batcher = self._batcher = _CreditBatcher(self.url, loop)
+        return batcher
 
     def flush_begin(self) -> str | None:
         keys = [self.pending_key, self.flushing_key, self.flushing_id_key]
@@ -243,6 +322,87 @@ class RedisBuffer:
         return int(pending) + int(flushing)
 
 
+# The same credit logic for many heartbeats in ONE script call: ``_CREDIT_LUA`` becomes a
+# local function (its KEYS/ARGV are parameters), applied to each call's 3 keys and 9
+# arguments in turn. The answer is one string "live,replay live,replay ..." (one bulk reply
+# is far cheaper for the client to read than an array per call).
+_CREDIT_BATCH_LUA = (
+    "local function credit(KEYS, ARGV)\n"
+    + _CREDIT_LUA
+    + """end
+local out = {}
+for i = 0, #KEYS / 3 - 1 do
+  local a = {}
+  for j = 1, 9 do a[j] = ARGV[9 * i + j] end
+  local t = credit({KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]}, a)
+  out[i + 1] = t[1] .. "," .. t[2]
+end
+return table.concat(out, " ")
+"""
+)
+
+
+class _CreditBatcher:
+    """The credit calls of one event loop, sent together on an asyncio Redis client.
+
+    A call waits in ``queue``; one sender task sends everything queued as ONE script call
+    (``_CREDIT_BATCH_LUA``), resolves each call with its own result (so each heartbeat is
+    acknowledged only after Redis ran its credit), then sends what queued up meanwhile.
+    Under load the round trip in flight is the batching window; an idle loop sends at once.
+    """
+
+    def __init__(self, url: str, loop: asyncio.AbstractEventLoop) -> None:
+        import redis.asyncio as aioredis
+
+        self.loop = loop
+        self.client = aioredis.Redis.from_url(
+            url, socket_timeout=5.0, decode_responses=True, max_connections=8
+        )
+        self.script = self.client.register_script(_CREDIT_BATCH_LUA)
+        self.queue: list[tuple[list[str], list[Any], asyncio.Future[tuple[int, int]]]] = []
+        self.sender: asyncio.Task[None] | None = None
+        self.batches = 0  # statistics (tests, benchmarks)
+
+    async def call(self, keys: list[str], args: list[Any]) -> tuple[int, int]:
+        future: asyncio.Future[tuple[int, int]] = self.loop.create_future()
+        self.queue.append((keys, args, future))
+        if self.sender is None:
+            self.sender = self.loop.create_task(self._send_all())
+        return await future
+
+    async def _send_all(self) -> None:
+        try:
+            while self.queue:
+                batch = self.queue[:CREDIT_BATCH_MAX]
+                del self.queue[:CREDIT_BATCH_MAX]
+                try:
+                    results = await self._execute([(k, a) for k, a, _f in batch])
+                except Exception as exc:  # e.g. Redis down: every call of the batch fails
+                    for _keys, _args, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_keys, _args, future), result in zip(batch, results, strict=True):
+                    if not future.done():  # done: the caller went away
+                        future.set_result(result)
+        finally:
+            self.sender = None
+
+    async def _execute(self, calls: list[tuple[list[str], list[Any]]]) -> list[tuple[int, int]]:
+        keys = [key for call_keys, _args in calls for key in call_keys]
+        args = [arg for _keys, call_args in calls for arg in call_args]
+        self.batches += 1
+        reply = await self.script(keys=keys, args=args)  # EVALSHA (loads it if missing)
+        totals = []
+        for pair in str(reply).split(" "):
+            live, _comma, replay = pair.partition(",")
+            totals.append((int(live), int(replay)))
+        return totals
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
 # ---------------------------------------------------------------------------------------
 # In-process (embedded default)
 # ---------------------------------------------------------------------------------------
@@ -269,10 +429,35 @@ class MemoryBuffer:
         now_epoch: int,
         seed: Seed,
     ) -> tuple[int, int]:
+        seeded = seed() if (lecture_id, user_id) not in self.totals else None  # SQL unlocked
+        return self._apply(lecture_id, user_id, mode, window, seconds, now_epoch, seeded)
+
+    async def credit_async(
+        self,
+        *,
+        lecture_id: int,
+        user_id: int,
+        mode: str | None,
+        window: int,
+        seconds: int,
+        now_epoch: int,
+        seed: AsyncSeed,
+    ) -> tuple[int, int]:
+        seeded = await seed() if (lecture_id, user_id) not in self.totals else None
+        # a few dict operations under a lock that is never held across I/O
+        return self._apply(lecture_id, user_id, mode, window, seconds, now_epoch, seeded)
+
+    def _apply(
+        self,
+        lecture_id: int,
+        user_id: int,
+        mode: str | None,
+        window: int,
+        seconds: int,
+        now_epoch: int,
+        seeded: tuple[int, int] | None,
+    ) -> tuple[int, int]:
         key = (lecture_id, user_id)
-        seeded: tuple[int, int] | None = None
-        if key not in self.totals:
-            seeded = seed()  # SQL outside the lock
         with self.lock:
             total = self.totals.get(key)
             if total is None:

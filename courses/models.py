@@ -8,7 +8,12 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator, MinValueValidator, URLValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    URLValidator,
+)
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -103,6 +108,15 @@ class Programme(models.Model):
         default=EnrolmentMode.VOLUNTARY,
     )
     replays_count = models.BooleanField(_("replays count for credit"), default=True)
+    attention_check_minutes = models.PositiveSmallIntegerField(
+        _("attention check (minutes)"),
+        default=0,
+        validators=[MaxValueValidator(240)],
+        help_text=_(
+            "Ask viewers “Still watching?” at random times about this many minutes apart; "
+            "credit pauses until they answer. 0 = off."
+        ),
+    )
     is_published = models.BooleanField(_("published"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -349,14 +363,22 @@ class Enrolment(models.Model):
 class Attendance(models.Model):
     """Every mode of one cadre's attendance of one lecture, merged."""
 
+    # No single-column indexes on user/lecture: the unique (user, lecture) and the
+    # (lecture, completed) indexes serve those lookups, and every extra index is written on
+    # each flush (the table is updated every minute of every lecture).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("cadre"),
         on_delete=models.CASCADE,
         related_name="attendances",
+        db_index=False,
     )
     lecture = models.ForeignKey(
-        Lecture, verbose_name=_("lecture"), on_delete=models.CASCADE, related_name="attendances"
+        Lecture,
+        verbose_name=_("lecture"),
+        on_delete=models.CASCADE,
+        related_name="attendances",
+        db_index=False,
     )
     live_seconds = models.PositiveIntegerField(_("live seconds"), default=0)
     replay_seconds = models.PositiveIntegerField(_("replay seconds"), default=0)

@@ -1,4 +1,4 @@
-"""Keep the report summaries right when cadres move between units or are deleted.
+"""Keep the report summaries right when cadres or units move, or cadres are deleted.
 
 Writes of attendance and enrolments call their sync directly (services, flush, admin);
 these receivers cover the ``User`` model, which ``portal`` owns and may change anywhere.
@@ -11,8 +11,13 @@ from typing import Any
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
-from courses.summaries import headcounts_changed, summaries_forget_user, summaries_sync_user
-from portal.models import User
+from courses.summaries import (
+    headcounts_changed,
+    summaries_forget_user,
+    summaries_sync_user,
+    summaries_unit_moved,
+)
+from portal.models import OrgUnit, User, unit_moved
 
 
 @receiver(pre_save, sender=User, dispatch_uid="courses.user_unit_before")
@@ -38,3 +43,8 @@ def _unit_changed(sender: type[User], instance: User, created: bool, **kwargs: A
 @receiver(pre_delete, sender=User, dispatch_uid="courses.user_deleted")
 def _user_deleted(sender: type[User], instance: User, **kwargs: Any) -> None:
     summaries_forget_user(user_id=int(instance.pk))
+
+
+@receiver(unit_moved, sender=OrgUnit, dispatch_uid="courses.unit_moved")
+def _unit_moved(sender: type[OrgUnit], unit_id: int, old_ancestor_ids: list[int], **_: Any) -> None:
+    summaries_unit_moved(unit_id=unit_id, old_ancestor_ids=old_ancestor_ids)

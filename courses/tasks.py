@@ -11,3 +11,12 @@ def attendance_flush_task() -> int:
     from courses.attendance import attendance_flush
 
     return attendance_flush().rows
+
+
+@shared_task(name="courses.attendance_end_flush", ignore_result=True)
+def attendance_end_flush_task() -> int:
+    """Beat, every min(ATTENDANCE_FLUSH_SECONDS, 30) s: flush once more for the lectures
+    whose credit window (end + grace) just closed; each lecture is claimed once."""
+    from courses.attendance_end import attendance_end_flush
+
+    return len(attendance_end_flush().lecture_ids)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from courses import views
+from courses import report_views, views
 
 app_name = "courses"
 
@@ -11,4 +11,31 @@ urlpatterns = [
     path("programmes/<int:programme_id>/withdraw/", views.withdraw, name="withdraw"),
     path("lectures/<int:lecture_id>/", views.lecture_detail, name="lecture"),
     path("me/study/", views.study_record, name="study_record"),
+    # Attendance reports (issue 5; the path is a contract, ARCHITECTURE.md §7.3)
+    path("reports/attendance/", report_views.attendance_report, name="attendance_report"),
+    path(
+        "reports/attendance/data.json",
+        report_views.attendance_report_data,
+        name="attendance_report_data",
+    ),
+]
+
+# Venue check-in (issue 4 item 4; courses/checkin_views.py).
+from courses import checkin_views  # noqa: E402
+
+_checkin = "lectures/<int:lecture_id>/venues/<int:venue_id>/check-in/"
+urlpatterns += [
+    path(_checkin, checkin_views.staff_page, name="checkin_staff"),
+    path(f"{_checkin}status/", checkin_views.staff_status, name="checkin_status"),
+    path(f"{_checkin}mark/", checkin_views.staff_mark, name="checkin_mark"),
+    path(f"{_checkin}unmark/", checkin_views.staff_unmark, name="checkin_unmark"),
+    path("check-in/<str:token>/", checkin_views.scan, name="checkin_scan"),
+]
+
+# Follow-up lists and the 通报 ranking (issue 5 items 2–3; courses/followup_views.py).
+from courses import followup_views  # noqa: E402
+
+urlpatterns += [
+    path("reports/attendance/follow-up/", followup_views.followup_list, name="followup"),
+    path("reports/ranking/", followup_views.ranking, name="ranking"),
 ]

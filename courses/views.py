@@ -7,10 +7,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from courses import selectors, services
+from courses.checkin import checkin_venue_list_for_staff
 from courses.exceptions import EnrolmentError, EnrolmentErrorCode
 from courses.forms import CatalogueFilterForm
 from courses.models import Lecture
@@ -79,6 +81,7 @@ def lecture_detail(request: HttpRequest, lecture_id: int) -> HttpResponse:
             "enrolment": enrolment,
             "in_audience": selectors.user_in_audience(user=user, programme=lecture.programme),
             "can_moderate": selectors.lecture_is_moderator(user=user, lecture=lecture),
+            "checkin_venues": checkin_venue_list_for_staff(user=user, lecture=lecture),
             "Status": Lecture.Status,
         },
     )
@@ -86,7 +89,10 @@ def lecture_detail(request: HttpRequest, lecture_id: int) -> HttpResponse:
 
 def _back(request: HttpRequest, programme_id: int) -> HttpResponse:
     target = request.POST.get("next", "")
-    if target.startswith("/") and not target.startswith("//"):
+    # Only a path on this site: ``/\\evil.example`` and ``//evil.example`` are refused too.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return redirect(target)
     return redirect("courses:programme", programme_id=programme_id)
 

@@ -116,6 +116,26 @@ def viewers(*, lecture_id: int, count: int) -> None:
     )
 
 
+def attention_answered(*, lecture_id: int, user_id: int, check_id: str) -> None:
+    """The user answered an attention check: every tab of theirs drops its prompt."""
+    _send(
+        lecture_id=lecture_id,
+        audience=audience_user(user_id),
+        payload={"type": "attention.answered", "check_id": check_id},
+        mode=SEQ_NONE,
+    )
+
+
+def lecture_stats(*, lecture_id: int, stats: Mapping[str, Any]) -> None:
+    """The organiser dashboard's figures (moderators only; sent by the hub's tick)."""
+    _send(
+        lecture_id=lecture_id,
+        audience=AUDIENCE_MODERATORS,
+        payload={"type": "lecture.stats", **stats},
+        mode=SEQ_NONE,
+    )
+
+
 # ---------------------------------------------------------------------------
 # Vote counts: coalesced to at most one event per interval per lecture.
 # ---------------------------------------------------------------------------

@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils.translation import gettext as _
 
+from courses.attention import AttentionGate, attention_gate_for
 from livestream import protocol, selectors, services
+from livestream.attention import attention_answer_submit, attention_check_for_heartbeat
 from livestream.broadcast import encode
 from livestream.events import question_payload
 from livestream.exceptions import LiveError, LiveErrorCode
 from livestream.hub import DirectSink, Sink, hub_get
-from livestream.selectors import RoomAccess
+from livestream.selectors import RoomAccess, Seat
 from livestream.store import store_get
 
 logger = logging.getLogger(__name__)
@@ -56,6 +59,12 @@ async def run_sync(fn: Callable[..., T], **kwargs: Any) -> T:
     return await DatabaseSyncToAsync(_closing, thread_sensitive=False)(fn, kwargs)
 
 
+def _in_room(*, use_case: Callable[..., T], user: Any, seat: Seat, **kwargs: Any) -> T:
+    """Call a room use case with the seat's ``RoomAccess`` (rebuilt in the worker thread:
+    the socket itself keeps only its ``Seat``)."""
+    return use_case(access=selectors.room_access_for_seat(user=user, seat=seat), **kwargs)
+
+
 def _ask(access: RoomAccess, cmd: protocol.Ask) -> dict[str, Any]:
     result = services.question_ask(
         access=access, text=cmd.text, anonymous=cmd.anonymous, client_id=cmd.client_id
@@ -68,38 +77,69 @@ def _ask(access: RoomAccess, cmd: protocol.Ask) -> dict[str, Any]:
 
 
 class LiveRoomConsumer(AsyncWebsocketConsumer):
-    access: RoomAccess | None = None
+    # No channel layer: broadcasts reach the socket through the hub, never through a
+    # group, so no per-socket layer channel, receive task and queue (issue 3, RSS).
+    channel_layer_alias = "live-room-has-no-channel-layer"
+    # Per-socket state stays small (thousands of idle sockets per process): ids in a Seat,
+    # no model instances; the flood window is allocated on the first frame.
+    seat: Seat | None = None
     sink: Sink | None = None
+    attention: AttentionGate | None = None  # set only when the programme has checks
+    frames: list[float] | None = None
+    finished = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """``AsyncConsumer.__call__`` for a consumer without a channel layer: await the
+        ASGI ``receive`` directly (Channels' ``await_many_dispatch`` keeps a Task per socket
+        and makes a new one per frame). tests/livestream/test_heartbeat_async.py checks
+        that Channels' own ``__call__`` sets up nothing else for such a consumer."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def connect(self) -> None:
-        self.frames: deque[float] = deque()
-        self.finished = False
         lecture_id = int(self.scope["url_route"]["kwargs"]["lecture_id"])
         user = self.scope.get("user")
         try:
             if user is None or not user.is_authenticated:
                 raise LiveError(LiveErrorCode.NOT_SIGNED_IN)
-            self.access = await run_sync(
-                selectors.room_access_get, user=user, lecture_id=lecture_id
-            )
+            access = await run_sync(selectors.room_access_get, user=user, lecture_id=lecture_id)
         except LiveError as exc:
             # Accept first: a close before the handshake is an HTTP 403 without a code.
             await self.accept()
             await self._finish(_CONNECT_CLOSE.get(exc.code, CLOSE_FORBIDDEN))
             return
+        gate = attention_gate_for(lecture=access.lecture, user_id=user.pk)
+        if gate is not None:
+            self.attention = gate
+        self.seat = Seat.of(access)
         await self.accept()
         try:
             self.sink = await hub_get().join(
                 consumer=self,
                 lecture_id=lecture_id,
                 user_id=user.pk,
-                moderator=self.access.is_moderator,
+                moderator=self.seat.is_moderator,
             )
         except Exception:
             logger.exception("live: cannot join the hub")
             await self._finish(CLOSE_SERVER_ERROR)
             return
-        await self._send_state()
+        await self._send_state(access)  # the connect's access; the socket keeps its seat
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its thread hop (``aclose_old_connections``) before
+        every handler: this consumer never touches the ORM on the event loop, and every
+        ``run_sync`` closes stale connections in its own worker thread."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         self.finished = True
@@ -120,14 +160,17 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
     # -- frames from the client ---------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.finished or self.access is None:
+        if self.finished or self.seat is None:
             return
         now = time.monotonic()
-        self.frames.append(now)
-        window = float(settings.LIVE_FLOOD_WINDOW_SECONDS)
-        while self.frames and self.frames[0] <= now - window:
-            self.frames.popleft()
-        if len(self.frames) > int(settings.LIVE_FLOOD_FRAMES):
+        frames = self.frames
+        if frames is None:
+            frames = self.frames = []
+        frames.append(now)
+        oldest = now - float(settings.LIVE_FLOOD_WINDOW_SECONDS)
+        if frames[0] <= oldest:
+            del frames[: next((i for i, t in enumerate(frames) if t > oldest), len(frames))]
+        if len(frames) > int(settings.LIVE_FLOOD_FRAMES):
             await self._finish(CLOSE_FLOODING)
             return
         limit = int(settings.LIVE_FRAME_MAX_BYTES)
@@ -148,45 +191,81 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
             await self._error(LiveError(LiveErrorCode.INVALID))
 
     async def _handle(self, command: protocol.Command) -> None:
-        access, _sink = self._seat()
+        seat, _sink = self._seat()
+        user = self.scope["user"]
         if isinstance(command, protocol.Hello):
             await self._hello(command.last_seq)
         elif isinstance(command, protocol.Ask):
-            await self._send(await run_sync(_ask, access=access, cmd=command))
+            await self._send(
+                await run_sync(_in_room, use_case=_ask, user=user, seat=seat, cmd=command)
+            )
         elif isinstance(command, protocol.VoteCmd):
             await run_sync(
-                services.question_vote,
-                access=access,
+                _in_room,
+                use_case=services.question_vote,
+                user=user,
+                seat=seat,
                 question_id=command.question_id,
                 up=command.up,
             )
         elif isinstance(command, protocol.Moderate):
             await run_sync(
-                services.question_moderate,
-                access=access,
+                _in_room,
+                use_case=services.question_moderate,
+                user=user,
+                seat=seat,
                 question_id=command.question_id,
                 action=command.action,
                 reason=command.reason,
             )
         elif isinstance(command, protocol.Heartbeat):
-            credited = await run_sync(
-                services.attendance_heartbeat,
-                user=access.user,
-                lecture_id=access.lecture.pk,
-                playing=command.playing,
+            # on the event loop: no thread hop per heartbeat (issue 4 benchmark)
+            credited = await services.attendance_heartbeat_async(
+                user_id=seat.user_id,
+                lecture_id=seat.lecture_id,
+                playing=command.playing and await self._attentive(),
                 replay=command.replay,
             )
-            await self._send({"type": "heartbeat.ack", "credited_seconds": credited})
+            await self._send_direct({"type": "heartbeat.ack", "credited_seconds": credited})
+        elif isinstance(command, protocol.AttentionAnswer):
+            await self._attention_answer(command.check_id)
 
-    def _seat(self) -> tuple[RoomAccess, Sink]:
-        if self.access is None or self.sink is None:
+    async def _attentive(self) -> bool:
+        """False while an attention check is unanswered (the heartbeat then earns nothing);
+        the check is (re)sent to the client. No I/O unless a check may be due."""
+        gate = self.attention
+        if gate is None or not gate.blocks(time.time()):
+            return True
+        check_id = await run_sync(attention_check_for_heartbeat, gate=gate)
+        if check_id is None:
+            return True
+        await self._send({"type": "attention.check", "check_id": check_id})
+        return False
+
+    async def _attention_answer(self, check_id: str) -> None:
+        gate = self.attention
+        if gate is None or not await run_sync(
+            attention_answer_submit, gate=gate, check_id=check_id
+        ):
+            raise LiveError(LiveErrorCode.INVALID, _("This check has expired."))
+        await self._send({"type": "attention.answered", "check_id": check_id})
+
+    def _seat(self) -> tuple[Seat, Sink]:
+        if self.seat is None or self.sink is None:
             raise RuntimeError("the socket has not joined its room")
-        return self.access, self.sink
+        return self.seat, self.sink
 
     # -- answers --------------------------------------------------------------------
 
     async def _send(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=encode(payload))
+
+    async def _send_direct(self, payload: dict[str, Any]) -> None:
+        """``_send`` for the hot path: pre-framed straight to daphne's socket when the hub
+        writes to it directly (no Channels/daphne/autobahn send and Twisted write-wakeup)."""
+        text = encode(payload)
+        if self.sink is None or not self.sink.reply(text):
+            await self.send(text_data=text)
 
     async def _error(self, exc: LiveError) -> None:
         payload: dict[str, Any] = {"type": "error", "code": exc.code.value, "message": exc.message}
@@ -194,12 +273,18 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
             payload["retry_after"] = exc.retry_after or 1
         await self._send(payload)
 
-    async def _send_state(self) -> None:
-        access, sink = self._seat()
+    async def _send_state(self, access: RoomAccess | None = None) -> None:
+        seat, sink = self._seat()
         sink.hold()
         after_seq = 0
         try:
-            state = await run_sync(selectors.room_state, access=access)
+            if access is not None:
+                state = await run_sync(selectors.room_state, access=access)
+            else:
+                user = self.scope["user"]
+                state = await run_sync(
+                    _in_room, use_case=selectors.room_state, user=user, seat=seat
+                )
             await self._send(dict(state))
             after_seq = state["seq"]
         finally:
@@ -208,14 +293,14 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
     async def _hello(self, last_seq: int | None) -> None:
         """Replay the events after ``last_seq`` from the ring, else a fresh ``state``.
         Moderators always get a state (their queue events are not in the ring)."""
-        access, sink = self._seat()
-        if last_seq is None or access.is_moderator:
+        seat, sink = self._seat()
+        if last_seq is None or seat.is_moderator:
             await self._send_state()
             return
         sink.hold()
         try:
             events = await run_sync(
-                store_get().events_since, lecture_id=access.lecture.pk, last_seq=last_seq
+                store_get().events_since, lecture_id=seat.lecture_id, last_seq=last_seq
             )
         except Exception:
             logger.exception("live: replay failed; sending a state")

@@ -46,6 +46,7 @@ class StatePayload(TypedDict):
     viewers: int
     role: Literal["viewer", "moderator"]
     queue: NotRequired[list[QuestionPayload]]  # moderators only (additive, see docs)
+    heartbeat_seconds: NotRequired[int]  # additive: send a heartbeat this often
 
 
 class QuestionEvent(TypedDict):

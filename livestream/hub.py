@@ -13,8 +13,9 @@ here its payload is framed once and written to every local socket of the lecture
 * Snapshots: a socket being (re)synchronised is "held": events for it are kept until its
   ``state`` (or replay) is sent, then those already covered by it are dropped.
 * Presence and status: every LIVE_VIEWERS_INTERVAL_SECONDS the hub stores its local viewer
-  counts; one process per lecture and interval (a Redis gate) sends ``viewers`` and, when
-  the lecture's status changed, ``lecture.status``.
+  counts (and, on Redis, adds its users to the lecture's HyperLogLog, so one user on two
+  processes counts once); one process per lecture and interval (a Redis gate) sends
+  ``viewers`` and, when the lecture's status changed, ``lecture.status``.
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ class Batch:
 
 
 class Sink:
-    """One local socket of a lecture."""
+    """One local socket of a lecture (slotted: one per socket, thousands per process)."""
+
+    __slots__ = ("closed", "held", "hub", "lecture_id", "moderator", "user_id")
 
     def __init__(self, hub: Hub, lecture_id: int, user_id: int, moderator: bool) -> None:
         self.hub = hub
@@ -130,12 +133,19 @@ class Sink:
     def write(self, batch: Batch) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def reply(self, text: str) -> bool:
+        """Write the consumer's own answer past Channels and autobahn when this sink can;
+        False: the consumer sends it through ASGI."""
+        return False
+
     def close(self, code: int) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
 class DirectSink(Sink):
     """Pre-framed bytes straight to daphne's socket (see wire.py)."""
+
+    __slots__ = ("writer",)
 
     def __init__(
         self, hub: Hub, lecture_id: int, user_id: int, moderator: bool, writer: wire.DirectWriter
@@ -150,6 +160,12 @@ class DirectSink(Sink):
         self.writer.write(batch.framed)
         self.hub.stats["writes"] += 1
 
+    def reply(self, text: str) -> bool:
+        if self.closed:
+            return False
+        self.writer.write(wire.frame_text(text.encode()))  # ordered after earlier sends
+        return True
+
     def close(self, code: int) -> None:
         self.writer.close(code)
 
@@ -157,6 +173,8 @@ class DirectSink(Sink):
 class AsgiSink(Sink):
     """The portable path: the consumer's ASGI ``send``, one message at a time, drained by a
     short-lived task so a slow socket never blocks the fan-out loop."""
+
+    __slots__ = ("consumer", "queue", "task")
 
     def __init__(
         self, hub: Hub, lecture_id: int, user_id: int, moderator: bool, consumer: Any
@@ -246,7 +264,10 @@ class Hub:
                 self.loop.create_task(self._unsubscribe(sink.lecture_id))
 
     def local_viewers(self, lecture_id: int) -> int:
-        return len({s.user_id for s in self.rooms.get(lecture_id, ())})
+        return len(self.local_user_ids(lecture_id))
+
+    def local_user_ids(self, lecture_id: int) -> set[int]:
+        return {s.user_id for s in self.rooms.get(lecture_id, ())}
 
     # -- delivery ----------------------------------------------------------------------
 
@@ -383,39 +404,47 @@ class Hub:
     async def _tick_loop(self) -> None:
         interval = float(settings.LIVE_VIEWERS_INTERVAL_SECONDS)
         while self.rooms or self._emptied:
-            counts = {lid: self.local_viewers(lid) for lid in self.rooms}
+            viewers = {lid: self.local_user_ids(lid) for lid in self.rooms}
             for lid in self._emptied:
-                counts.setdefault(lid, 0)
+                viewers.setdefault(lid, set())
             self._emptied.clear()
             try:
-                await asyncio.to_thread(self._tick_sync, counts, interval)
+                await asyncio.to_thread(self._tick_sync, viewers, interval)
             except Exception:
                 logger.exception("live: presence tick failed")
             await asyncio.sleep(interval)
 
-    def _tick_sync(self, counts: dict[int, int], interval: float) -> None:
+    def _tick_sync(self, viewers: dict[int, set[int]], interval: float) -> None:
         from livestream import broadcast
+        from livestream.dashboard import lecture_stats_send
         from livestream.selectors import lecture_get_for_room
 
         close_old_connections()
         try:
-            for lecture_id, count in counts.items():
+            for lecture_id, user_ids in viewers.items():
+                count = len(user_ids)
                 self.store.presence_set(
-                    lecture_id=lecture_id, process_id=self.process_id, count=count
+                    lecture_id=lecture_id,
+                    process_id=self.process_id,
+                    count=count,
+                    user_ids=user_ids,
                 )
                 if not count or not self.store.gate(key=f"viewers:{lecture_id}", seconds=interval):
                     continue
+                # the status is read before anything is sent, so a change made after a
+                # client saw this tick's events is always reported by the next tick
+                lecture = lecture_get_for_room(lecture_id=lecture_id)
+                status = lecture.status if lecture is not None else None
                 broadcast.viewers(
                     lecture_id=lecture_id,
                     count=self.store.presence_total(lecture_id=lecture_id),
                 )
-                lecture = lecture_get_for_room(lecture_id=lecture_id)
-                if lecture is None:
+                if status is None:
                     continue
-                status = lecture.status
                 old = self.store.status_swap(lecture_id=lecture_id, status=status)
                 if old is not None and old != status:
                     broadcast.lecture_status(lecture_id=lecture_id, status=status)
+                lecture_stats_send(lecture_id=lecture_id)  # the organisers' dashboard
         finally:
             connection.close()
 

@@ -50,7 +50,12 @@ class Heartbeat:
     replay: bool
 
 
-Command = Hello | Ask | VoteCmd | Moderate | Heartbeat
+@dataclass(frozen=True)
+class AttentionAnswer:
+    check_id: str
+
+
+Command = Hello | Ask | VoteCmd | Moderate | Heartbeat | AttentionAnswer
 
 
 def _invalid(message: str | None = None) -> LiveError:
@@ -121,4 +126,9 @@ def parse(text: str) -> Command:
         playing: bool = _field(frame, "playing", bool)
         replay = _field(frame, "replay", bool, required=False)
         return Heartbeat(playing=playing, replay=bool(replay))
+    if kind == "attention.answer":
+        check_id: str = _field(frame, "check_id", str)
+        if not check_id or len(check_id) > CLIENT_ID_MAX_CHARS:
+            raise _invalid(_("Field “%(name)s” must be 1 to 64 characters.") % {"name": "check_id"})
+        return AttentionAnswer(check_id=check_id)
     raise _invalid(_("Unknown message type."))

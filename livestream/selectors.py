@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from courses.models import Lecture
@@ -33,6 +34,35 @@ class RoomAccess:
     @property
     def is_moderator(self) -> bool:
         return self.role == "moderator"
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """What a live socket keeps of its ``RoomAccess`` after connecting: ids, no model
+    instances (thousands of idle sockets per process; issue 3, RSS per socket)."""
+
+    user_id: int
+    lecture_id: int
+    role: Role
+
+    @classmethod
+    def of(cls, access: RoomAccess) -> Seat:
+        return cls(user_id=int(access.user.pk), lecture_id=int(access.lecture.pk), role=access.role)
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role == "moderator"
+
+
+def room_access_for_seat(*, user: User, seat: Seat) -> RoomAccess:
+    """The ``RoomAccess`` of a seat authorised at connect, for one command: the lecture is
+    read afresh (one query), the role is the seat's. ``user`` is the socket's user."""
+    if int(user.pk) != seat.user_id:
+        raise LiveError(LiveErrorCode.FORBIDDEN)
+    lecture = lecture_get_for_room(lecture_id=seat.lecture_id)
+    if lecture is None:
+        raise LiveError(LiveErrorCode.NOT_FOUND)
+    return RoomAccess(user=user, lecture=lecture, role=seat.role)
 
 
 def lecture_get_for_room(*, lecture_id: int) -> Lecture | None:
@@ -132,6 +162,7 @@ def room_state(*, access: RoomAccess) -> StatePayload:
         ],
         "viewers": store.presence_total(lecture_id=lecture.pk),
         "role": access.role,
+        "heartbeat_seconds": int(settings.ATTENDANCE_HEARTBEAT_SECONDS),
     }
     if mod:
         state["queue"] = [

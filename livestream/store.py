@@ -15,11 +15,12 @@ The published message is ``b"<audience> <seq>\\n<json>"`` with audience ``all``,
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, cast
 
 from django.conf import settings
 
@@ -76,7 +77,14 @@ class Store(Protocol):
     def gate(self, *, key: str, seconds: float) -> bool: ...
     def votes_mark(self, *, lecture_id: int, question_id: int) -> None: ...
     def votes_take(self, *, lecture_id: int) -> set[int]: ...
-    def presence_set(self, *, lecture_id: int, process_id: str, count: int) -> None: ...
+    def presence_set(
+        self,
+        *,
+        lecture_id: int,
+        process_id: str,
+        count: int,
+        user_ids: Iterable[int] = (),
+    ) -> None: ...
     def presence_total(self, *, lecture_id: int) -> int: ...
     def status_swap(self, *, lecture_id: int, status: str) -> str | None: ...
     def channel(self, *, lecture_id: int) -> str: ...
@@ -147,7 +155,15 @@ class MemoryStore:
         with self._lock:
             return self._votes.pop(lecture_id, set())
 
-    def presence_set(self, *, lecture_id: int, process_id: str, count: int) -> None:
+    def presence_set(
+        self,
+        *,
+        lecture_id: int,
+        process_id: str,
+        count: int,
+        user_ids: Iterable[int] = (),
+    ) -> None:
+        # one process: its count is already of distinct users (``user_ids`` not needed)
         with self._lock:
             self._presence.setdefault(lecture_id, {})[process_id] = (count, time.time())
 
@@ -246,7 +262,19 @@ class RedisStore:
         members, _deleted = pipe.execute()
         return {int(m) for m in members}
 
-    def presence_set(self, *, lecture_id: int, process_id: str, count: int) -> None:
+    def _distinct_key(self, lecture_id: int, interval: int) -> str:
+        return self._k("presence", lecture_id, "users", interval)
+
+    def presence_set(
+        self,
+        *,
+        lecture_id: int,
+        process_id: str,
+        count: int,
+        user_ids: Iterable[int] = (),
+    ) -> None:
+        """Store this process's count; its users also go into a HyperLogLog per interval
+        (``presence_total`` counts a user present on several processes once)."""
         key = self._k("presence", lecture_id)
         pipe = self.client.pipeline(transaction=False)
         if count:
@@ -254,9 +282,28 @@ class RedisStore:
         else:
             pipe.hdel(key, process_id)
         pipe.expire(key, 3600)
+        ids = list(user_ids)
+        if ids:
+            seconds = float(settings.LIVE_VIEWERS_INTERVAL_SECONDS)
+            distinct = self._distinct_key(lecture_id, int(time.time() // seconds))
+            pipe.pfadd(distinct, *ids)
+            pipe.expire(distinct, math.ceil(3 * seconds) + 5)
         pipe.execute()
 
     def presence_total(self, *, lecture_id: int) -> int:
+        """Viewers of the lecture on all processes: the sum of the processes' counts, or,
+        when lower, the distinct users they stored in this and the previous interval
+        (a user with tabs on two processes is one viewer; ±0.81% beyond a few thousand)."""
+        total = self._presence_sum(lecture_id)
+        if total:
+            now = int(time.time() // float(settings.LIVE_VIEWERS_INTERVAL_SECONDS))
+            keys = [self._distinct_key(lecture_id, now), self._distinct_key(lecture_id, now - 1)]
+            distinct = int(cast(Any, self.client.pfcount(*keys)))
+            if distinct:
+                total = min(total, distinct)
+        return total
+
+    def _presence_sum(self, lecture_id: int) -> int:
         key = self._k("presence", lecture_id)
         stale_before = time.time() - 4 * float(settings.LIVE_VIEWERS_INTERVAL_SECONDS) - 5
         total, stale = 0, []

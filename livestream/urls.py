@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from livestream import demo_hls, views
+from livestream import dashboard, demo_hls, views
 
 app_name = "livestream"
 
@@ -9,4 +9,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("demo/hls/live.m3u8", demo_hls.live_playlist, name="demo_live_playlist"),
     path("lectures/<int:lecture_id>/live/", views.room, name="room"),
     path("lectures/<int:lecture_id>/screen/", views.screen, name="screen"),
+    path("lectures/<int:lecture_id>/dashboard/", dashboard.dashboard, name="dashboard"),
 ]

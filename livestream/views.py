@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -90,6 +91,7 @@ def _context(request: HttpRequest, access: RoomAccess, **extra: Any) -> dict[str
             "replayUrl": lecture.replay_url,
             "hlsScript": "",
             "maxChars": QUESTION_MAX_CHARS,
+            "heartbeatSeconds": int(settings.ATTENDANCE_HEARTBEAT_SECONDS),
             "messages": _messages(),
             **extra,
         },

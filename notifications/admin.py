@@ -15,7 +15,9 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminFileWidget
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
@@ -39,6 +41,8 @@ from notifications.models import (
     Delivery,
     MessageTemplate,
     NotifyPreference,
+    RankingDispatch,
+    RankingSubscription,
     Reminder,
     ReminderKind,
 )
@@ -66,6 +70,15 @@ class ReminderForm(forms.ModelForm):
     class Meta:
         model = Reminder
         fields = ("lecture", "kind", "due_at", "note")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # 通报 reminders are made by ranking subscriptions (below), never by hand.
+        kind = self.fields.get("kind")
+        if isinstance(kind, forms.ChoiceField) and not (
+            self.instance.pk and self.instance.kind == ReminderKind.RANKING
+        ):
+            kind.choices = [c for c in ReminderKind.choices if c[0] != ReminderKind.RANKING]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -403,6 +416,15 @@ class NotifyPreferenceAdmin(ScopedAdminMixin, admin.ModelAdmin):
     raw_id_fields = ("user",)
     search_fields = ("user__username", "user__full_name")
 
+    def save_model(
+        self, request: HttpRequest, obj: NotifyPreference, form: Any, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.opted_out:  # the admin's save is one transaction: withdraw in it
+            services.delivery_withdraw_opted_out(
+                user=obj.user, programme_ids=None, by=request_user(request)
+            )
+
 
 @admin.register(ChannelState)
 class ChannelStateAdmin(admin.ModelAdmin):
@@ -424,9 +446,34 @@ class ChannelStateAdmin(admin.ModelAdmin):
         return request_user(request).is_superuser
 
 
+class _ProtectedLink:
+    def __init__(self, url: str, text: str) -> None:
+        self.url = url
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class ProtectedFileWidget(AdminFileWidget):
+    """Links the current file through the access-checked download view, not its media URL."""
+
+    def format_value(self, value: Any) -> Any:
+        value = super().format_value(value)
+        instance = getattr(value, "instance", None)
+        pk = getattr(instance, "pk", None)
+        if value and pk:
+            url = reverse("notifications:attachment_download", args=[pk])
+            return _ProtectedLink(url, str(instance))
+        return value
+
+
 class AttachmentInline(admin.TabularInline):
     model = AnnouncementAttachment
     extra = 1
+    formfield_overrides = {
+        models.FileField: {"widget": ProtectedFileWidget},
+    }
 
 
 @admin.register(Announcement)
@@ -452,3 +499,84 @@ class AnnouncementAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
                 gettext("“%(title)s” delivered to %(n)d inboxes.")
                 % {"title": announcement.title, "n": n},
             )
+
+
+# ---------------------------------------------------------------------------
+# 通报 (ranking) subscriptions (issue 5 item 3; notifications/ranking.py)
+# ---------------------------------------------------------------------------
+class RankingSubscriptionForm(forms.ModelForm):
+    class Meta:
+        model = RankingSubscription
+        fields = ("programme", "level", "unit", "rank_by", "active")
+
+    def clean(self) -> dict[str, Any]:
+        from courses.ranking import level_is_below
+
+        data = super().clean() or {}
+        unit = data.get("unit")
+        level = data.get("level")
+        if unit is not None and level and not level_is_below(level=level, unit=unit):
+            self.add_error(
+                "level", gettext("There are no units of this level inside the chosen unit.")
+            )
+        programme = data.get("programme")
+        if programme is not None and level and data.get("active"):
+            clash = RankingSubscription.objects.filter(
+                programme=programme, level=level, unit=unit, active=True
+            ).exclude(pk=self.instance.pk)
+            if clash.exists():
+                raise ValidationError(
+                    gettext("An active subscription for this programme, level and unit exists.")
+                )
+        return data
+
+
+class RankingDispatchInline(admin.TabularInline):
+    model = RankingDispatch
+    extra = 0
+    can_delete = False
+    fields = ("lecture", "created_at", "units", "reminder", "summary")
+    readonly_fields = fields
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RankingSubscription)
+class RankingSubscriptionAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """Send the ranking after every lecture; limited to the programmes the caller manages."""
+
+    scope_prefix = "programme__organiser_unit__"
+    form = RankingSubscriptionForm
+    list_display = ("programme", "level", "unit", "rank_by", "active", "created_by", "sent")
+    list_filter = ("active", "level")
+    list_select_related = ("programme", "unit", "created_by")
+    search_fields = ("programme__title",)
+    inlines = (RankingDispatchInline,)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        user = request_user(request)
+        if db_field.name == "programme" and field is not None and not user.is_superuser:
+            field.queryset = programme_list_managed(user=user)
+            field.error_messages["invalid_choice"] = gettext(
+                "This programme does not exist or is outside your area."
+            )
+        if db_field.name == "unit":
+            self.limit_to_scope(request, field)
+        return field
+
+    def save_model(
+        self, request: HttpRequest, obj: RankingSubscription, form: Any, change: bool
+    ) -> None:
+        if not change:
+            obj.created_by = request_user(request)
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("sent after lectures"))
+    def sent(self, obj: RankingSubscription) -> int:
+        return obj.dispatches.count()

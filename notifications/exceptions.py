@@ -14,6 +14,9 @@ class NotifyErrorCode(enum.Enum):
     NO_ADDRESS = "no_address"
     CHANNEL_OFF = "channel_off"
     DUPLICATE = "duplicate"
+    BAD_CHANNEL = "bad_channel"
+    CHANNEL_REPEATED = "channel_repeated"
+    NOT_YOUR_PROGRAMME = "not_your_programme"
 
 
 _MESSAGES = {
@@ -23,6 +26,11 @@ _MESSAGES = {
     NotifyErrorCode.NO_ADDRESS: _("You have no address on this channel."),
     NotifyErrorCode.CHANNEL_OFF: _("This channel is not switched on."),
     NotifyErrorCode.DUPLICATE: _("This lecture already has a reminder of this kind."),
+    NotifyErrorCode.BAD_CHANNEL: _("Unknown notice channel."),
+    NotifyErrorCode.CHANNEL_REPEATED: _("Each channel can be chosen only once."),
+    NotifyErrorCode.NOT_YOUR_PROGRAMME: _(
+        "You can only opt out of programmes you are enrolled in."
+    ),
 }
 
 

@@ -6,7 +6,8 @@ before anything is sent, and every state change is a conditional UPDATE.
 
 from __future__ import annotations
 
-from typing import ClassVar
+import os
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -30,6 +31,7 @@ class ReminderKind(models.TextChoices):
     REMINDER_1H = "reminder_1h", _("1 hour before")
     INVITATION = "invitation", _("Invitation")
     CUSTOM = "custom", _("Custom notice")
+    RANKING = "ranking", _("Ranking bulletin (通报)")
 
 
 class Reminder(models.Model):
@@ -362,11 +364,21 @@ class Announcement(models.Model):
         return self.title
 
 
+def attachment_upload_to(instance: AnnouncementAttachment, filename: str) -> str:
+    """An unguessable storage name; the original file name is kept in ``name``."""
+    from notifications.attachments import attachment_storage_name
+
+    return attachment_storage_name(filename=filename)
+
+
 class AnnouncementAttachment(models.Model):
+    """A file of an announcement, served only to its recipients and its organisers
+    (``notifications:attachment_download``), never as a plain media URL."""
+
     announcement = models.ForeignKey(
         Announcement, on_delete=models.CASCADE, related_name="attachments"
     )
-    file = models.FileField(_("file"), upload_to="announcements/%Y/%m/")
+    file = models.FileField(_("file"), upload_to=attachment_upload_to, max_length=200)
     name = models.CharField(_("name"), max_length=200, blank=True)
 
     class Meta:
@@ -375,6 +387,41 @@ class AnnouncementAttachment(models.Model):
 
     def __str__(self) -> str:
         return self.name or str(self.file.name)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The storage name is random: remember what the organiser uploaded.
+        if not self.name and self.file and not getattr(self.file, "_committed", True):
+            self.name = os.path.basename(self.file.name or "")[:200]
+        super().save(*args, **kwargs)
+
+
+class ProgrammeOptOut(models.Model):
+    """A user who wants no push notices about one programme (the in-site inbox still gets
+    them, as with ``NotifyPreference.opted_out``)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="notify_programme_opt_outs",
+    )
+    programme = models.ForeignKey(
+        "courses.Programme",
+        verbose_name=_("programme"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("programme opt-out")
+        verbose_name_plural = _("programme opt-outs")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["user", "programme"], name="programmeoptout_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} × {self.programme_id}"
 
 
 class WebhookReplay(models.Model):
@@ -389,3 +436,106 @@ class WebhookReplay(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# ---------------------------------------------------------------------------------------
+# 通报 (supervision ranking) sent after every lecture (issue 5 item 3; notifications/ranking.py)
+# ---------------------------------------------------------------------------------------
+
+
+class RankingSubscription(models.Model):
+    """An organiser's order: after every lecture of the programme, send the ranking of the
+    units of ``level`` to each ranked unit's leaders and to the organiser."""
+
+    class Level(models.TextChoices):
+        CITY = "city", _("City")
+        COUNTY = "county", _("County / district")
+        TOWNSHIP = "township", _("Township / street")
+        VILLAGE = "village", _("Village / community")
+
+    class RankBy(models.TextChoices):
+        ATTENDANCE = "attendance", _("Attendance rate")
+        COMPLETION = "completion", _("Completion rate")
+
+    programme = models.ForeignKey(
+        "courses.Programme",
+        verbose_name=_("programme"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    level = models.CharField(_("level"), max_length=20, choices=Level.choices)
+    unit = models.ForeignKey(
+        "portal.OrgUnit",
+        verbose_name=_("within"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Rank only the units below this one; empty = your whole area."),
+    )
+    rank_by = models.CharField(
+        _("rank by"), max_length=20, choices=RankBy.choices, default=RankBy.ATTENDANCE
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ranking subscription")
+        verbose_name_plural = _("ranking subscriptions")
+        ordering = ("-created_at",)
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(
+                fields=["programme"], condition=models.Q(active=True), name="rankingsub_active"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.programme} · {self.get_level_display()}"
+
+
+class RankingDispatch(models.Model):
+    """One sending of a subscription's ranking, for one lecture: unique, so a re-run (or a
+    second beat) sends nothing twice. The notices go through an ordinary ``Reminder`` of
+    kind ``ranking`` (the outbox, the inbox and the channels, with their guarantees)."""
+
+    subscription = models.ForeignKey(
+        RankingSubscription,
+        verbose_name=_("subscription"),
+        on_delete=models.CASCADE,
+        related_name="dispatches",
+    )
+    lecture = models.ForeignKey(
+        "courses.Lecture", verbose_name=_("lecture"), on_delete=models.CASCADE, related_name="+"
+    )
+    reminder = models.OneToOneField(
+        Reminder,
+        verbose_name=_("notice"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ranking_dispatch",
+    )
+    units = models.PositiveIntegerField(_("units ranked"), default=0)
+    summary = models.TextField(_("text"), blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ranking dispatch")
+        verbose_name_plural = _("ranking dispatches")
+        ordering = ("-created_at",)
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["subscription", "lecture"], name="rankingdispatch_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription} · {self.lecture_id}"

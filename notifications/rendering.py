@@ -115,7 +115,7 @@ def render_text(source: str, context: dict[str, str], *, channel: str) -> str:
             k: (v if len(v) <= SMS_FIELD_MAX.get(k, 10_000) else v[: SMS_FIELD_MAX[k] - 1] + "…")
             for k, v in context.items()
         }
-    return " ".join(template.render(Context(context)).split())
+    return " ".join(template.render(Context(context, autoescape=False)).split())
 
 
 def default_source(*, channel: str, kind: str) -> tuple[str, str]:

@@ -42,6 +42,8 @@ from notifications.models import (
     Delivery,
     InboxMessage,
     MessageTemplate,
+    NotifyPreference,
+    ProgrammeOptOut,
     Reminder,
     ReminderKind,
 )
@@ -62,6 +64,8 @@ DEFAULT_OFFSETS = {
 LATE_GRACE = timedelta(minutes=5)
 PLANNING_STALE = timedelta(minutes=10)
 OPEN = (Delivery.Status.QUEUED, Delivery.Status.SENDING)
+# ``unknown`` rows the provider's query could not find by the receipt deadline (Tencent).
+UNRECONCILED = "unreconciled"
 
 
 # ---------------------------------------------------------------------------
@@ -328,9 +332,21 @@ def reminder_plan(*, reminder_id: int) -> PlanResult:
 
 
 def reminder_resend_failed(*, reminder_id: int, by: User | None) -> int:
-    """Put failed rows of a reminder back in the queue (organiser action)."""
+    """Put failed rows of a reminder back in the queue (organiser action); push rows of
+    users who have opted out since (globally or of this programme) stay failed."""
     now = timezone.now()
-    count = Delivery.objects.filter(reminder_id=reminder_id, status=Delivery.Status.FAILED).update(
+    programme_id = (
+        Reminder.objects.filter(pk=reminder_id)
+        .values_list("lecture__programme_id", flat=True)
+        .first()
+    )
+    opted_out = Exists(
+        NotifyPreference.objects.filter(user_id=OuterRef("user_id"), opted_out=True)
+    ) | Exists(
+        ProgrammeOptOut.objects.filter(user_id=OuterRef("user_id"), programme_id=programme_id or 0)
+    )
+    failed = Delivery.objects.filter(reminder_id=reminder_id, status=Delivery.Status.FAILED)
+    count = failed.exclude(opted_out, ~Q(channel=Channel.INBOX)).update(
         status=Delivery.Status.QUEUED,
         attempts=0,
         batch_id="",
@@ -396,7 +412,7 @@ def _is_paused(channel: str) -> bool:
 def message_context(*, reminder: Reminder) -> dict[str, str]:
     lecture = reminder.lecture
     speakers = "、".join(s.name for s in lecture.speakers.all())
-    return {
+    context = {
         "title": lecture.title,
         "time": format_time(lecture.starts_at),
         "speaker": speakers,
@@ -404,6 +420,11 @@ def message_context(*, reminder: Reminder) -> dict[str, str]:
         "programme": lecture.programme.title,
         "note": reminder.note,
     }
+    if reminder.kind == ReminderKind.RANKING:  # 通报: the bulletin and the ranking page
+        from notifications.ranking import ranking_message_context
+
+        context.update(ranking_message_context(reminder=reminder))
+    return context
 
 
 def message_source(*, channel: str, kind: str) -> tuple[str, str]:
@@ -820,10 +841,15 @@ def delivery_fallback(*, delivery_ids: Iterable[int]) -> int:
             "id", flat=True
         )
     )
+    programme_opt_outs = selectors.programme_opt_outs_by_reminder(
+        reminder_ids=reminder_ids, user_ids=user_ids
+    )
     new_rows: list[tuple[int, int, str, str, int]] = []
     for _id, reminder_id, user_id, channel, hop in rows:
         profile = profiles.get(user_id)
         if profile is None or profile.opted_out or reminder_id in cancelled:
+            continue
+        if (reminder_id, user_id) in programme_opt_outs:
             continue
         nxt = _next_channel(
             order=_channel_order(profile.channel_order),
@@ -908,7 +934,6 @@ class SweepStats:
     reconciled: int = 0
     requeued: int = 0
     fallbacks: int = 0
-    receipts: int = 0
     done: int = 0
 
 
@@ -951,13 +976,15 @@ def delivery_sweep(*, now: datetime | None = None, stale_after: float | None = N
                 )
         finally:
             provider.close()
-    # 2. unknown rows: ask the provider whether it has them (Aliyun QuerySendDetails by OutId).
+    # 2. unknown rows: ask the provider whether it has them (Aliyun QuerySendDetails by
+    #    OutId, Tencent PullSmsSendStatusByPhoneNumber by SessionContext).
     unknown_batches = (
         Delivery.objects.filter(
             status=Delivery.Status.UNKNOWN,
             updated_at__lte=now - timedelta(seconds=settings.NOTIFY_RECONCILE_AFTER),
         )
         .exclude(batch_id="")
+        .exclude(error_code=UNRECONCILED)
         .values_list("channel", "batch_id")
         .distinct()
     )
@@ -974,9 +1001,7 @@ def delivery_sweep(*, now: datetime | None = None, stale_after: float | None = N
         ).values_list("id", flat=True)[:50_000]
     )
     stats.fallbacks = delivery_fallback(delivery_ids=overdue)
-    # 4. providers without push receipts are polled.
-    for channel in settings.NOTIFY_CHANNELS:
-        stats.receipts += delivery_poll_receipts(channel=channel, now=now)
+    # (Receipts of providers without push are polled by ``receipt_poll``, its own task.)
     stats.done = reminder_finish_done(now=now)
     return stats
 
@@ -1000,8 +1025,6 @@ def delivery_reconcile_batch(*, channel: str, batch_id: str) -> tuple[int, int]:
     if found is None:
         return 0, 0
     now = timezone.now()
-    hit = [i for i, a in rows if a in found]
-    miss = [i for i, a in rows if a not in found]
     n_hit = 0
     for i, a in rows:
         if a in found:
@@ -1011,6 +1034,10 @@ def delivery_reconcile_batch(*, channel: str, batch_id: str) -> tuple[int, int]:
                 error_code="",
                 updated_at=now,
             )
+    miss = [i for i, a in rows if a not in found]
+    if not provider.reconcile_complete:
+        _reconcile_keep_unknown(ids=miss, now=now)
+        return n_hit, 0
     # The provider never got these: sending them now cannot double anything.
     n_miss = Delivery.objects.filter(id__in=miss, status=Delivery.Status.UNKNOWN).update(
         status=Delivery.Status.QUEUED,
@@ -1020,36 +1047,146 @@ def delivery_reconcile_batch(*, channel: str, batch_id: str) -> tuple[int, int]:
         fallback_after=None,
         updated_at=now,
     )
-    del hit
     return n_hit, n_miss
 
 
-def delivery_poll_receipts(*, channel: str, now: datetime | None = None) -> int:
+def _reconcile_keep_unknown(*, ids: Sequence[int], now: datetime) -> None:
+    """Rows a provider's query did not find when "not found" proves nothing (Tencent: only
+    what the carrier reported shows): they stay ``unknown`` and are asked about again
+    after ``NOTIFY_RECONCILE_AFTER``, until the receipt deadline has passed since the send
+    (``error_code=unreconciled``: no more queries; a late receipt still settles them, and
+    the fallback to the next channel has run by then)."""
+    missing = Delivery.objects.filter(id__in=ids, status=Delivery.Status.UNKNOWN)
+    give_up = now - timedelta(seconds=settings.NOTIFY_RECEIPT_DEADLINE)
+    missing.filter(claimed_at__lt=give_up).update(error_code=UNRECONCILED, updated_at=now)
+    missing.exclude(claimed_at__lt=give_up).update(updated_at=now)
+
+
+# ---------------------------------------------------------------------------
+# Receipts by polling (beat ``notifications.poll_receipts``)
+# ---------------------------------------------------------------------------
+# A DingTalk task is first asked about this long after it was sent.
+POLL_FIRST_AFTER = timedelta(seconds=30)
+
+
+@dataclass
+class PollStats:
+    channel: str
+    calls: int = 0
+    reports: int = 0
+    applied: int = 0
+    unmatched: int = 0  # reports about no row of ours (ignored)
+    errors: int = 0
+
+
+def _poll_apply(*, stats: PollStats, receipts: Sequence[Receipt]) -> None:
+    """Apply one answer's reports at once (a crash loses at most the call in flight)."""
+    stats.calls += 1
+    if not receipts:
+        return
+    stats.reports += len(receipts)
+    stats.unmatched += selectors.receipt_count_unmatched(channel=stats.channel, receipts=receipts)
+    stats.applied += receipt_apply(channel=stats.channel, receipts=receipts)
+
+
+def _poll_token(*, provider: Provider, channel: str, deadline: float) -> bool:
+    """One token of the provider account's shared bucket (polls count like sends)."""
+    while True:
+        granted, wait = quota_take(key=provider.rate_key(), rate=channel_rate(channel))
+        if granted:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(wait, 1.0, remaining))
+
+
+def _poll_pull(*, provider: Provider, stats: PollStats, deadline: float) -> None:
+    """Providers that queue reports for the account (Tencent ``PullSmsSendStatus``):
+    pull pages until the queue is empty, the page cap or the time budget is reached."""
+    from notifications.providers.sms import TENCENT_PULL_LIMIT
+
+    for _page in range(settings.NOTIFY_TENCENT_PULL_PAGES):
+        if time.monotonic() >= deadline or not _poll_token(
+            provider=provider, channel=stats.channel, deadline=deadline
+        ):
+            return
+        try:
+            receipts = provider.pull_reports(limit=TENCENT_PULL_LIMIT)
+        except ProviderError as error:
+            stats.errors += 1
+            logger.warning("pulling %s reports failed: %s", stats.channel, error)
+            return
+        _poll_apply(stats=stats, receipts=receipts)
+        if len(receipts) < TENCENT_PULL_LIMIT:
+            return
+
+
+def _poll_tasks(*, provider: Provider, stats: PollStats, deadline: float, now: datetime) -> None:
+    """Providers asked per message id (DingTalk ``getsendresult`` per task): accepted
+    tasks until every user of the task has a final answer, never past the receipt
+    deadline (the fallback takes over then). Least recently asked tasks first."""
+    task_ids = selectors.delivery_poll_task_ids(
+        channel=stats.channel,
+        sent_before=now - POLL_FIRST_AFTER,
+        deadline_after=now,
+        limit=settings.NOTIFY_DINGTALK_POLL_TASKS,
+    )
+    for task_id in task_ids:
+        if time.monotonic() >= deadline or not _poll_token(
+            provider=provider, channel=stats.channel, deadline=deadline
+        ):
+            return
+        try:
+            receipts = provider.poll([task_id])
+        except ProviderError as error:
+            stats.errors += 1
+            logger.warning("polling %s task %s failed: %s", stats.channel, task_id, error)
+            if error.kind in (ErrorKind.THROTTLED, ErrorKind.FATAL):
+                return
+            continue
+        _poll_apply(stats=stats, receipts=receipts)
+        # Users without a final answer yet: asked again after the other tasks.
+        Delivery.objects.filter(
+            channel=stats.channel, provider_message_id=task_id, status=Delivery.Status.ACCEPTED
+        ).update(updated_at=timezone.now())
+
+
+def receipt_poll(
+    *, channel: str, now: datetime | None = None, time_budget: float | None = None
+) -> PollStats:
+    """Fetch delivery reports of ``channel`` from providers without push receipts and
+    update the rows through ``receipt_apply`` (idempotent: a report applied twice
+    changes nothing; reports about no row of ours are counted and ignored)."""
     now = now or timezone.now()
+    stats = PollStats(channel=channel)
+    if time_budget is None:  # two polling channels fit in 80 % of the beat interval
+        time_budget = max(5.0, 0.4 * settings.NOTIFY_RECEIPT_POLL_SECONDS)
+    deadline = time.monotonic() + time_budget
     provider = provider_for(channel)
     try:
-        if type(provider).poll is Provider.poll:
-            return 0
-        task_ids = list(
-            Delivery.objects.filter(
-                channel=channel,
-                status=Delivery.Status.ACCEPTED,
-                claimed_at__lt=now - timedelta(seconds=30),
-            )
-            .exclude(provider_message_id="")
-            .values_list("provider_message_id", flat=True)
-            .distinct()[:100]
-        )
-        if not task_ids:
-            return 0
-        try:
-            receipts = provider.poll(task_ids)
-        except ProviderError:
-            logger.warning("polling %s receipts failed", channel)
-            return 0
+        if type(provider).pull_reports is not Provider.pull_reports:
+            _poll_pull(provider=provider, stats=stats, deadline=deadline)
+        elif type(provider).poll is not Provider.poll:
+            _poll_tasks(provider=provider, stats=stats, deadline=deadline, now=now)
     finally:
         provider.close()
-    return receipt_apply(channel=channel, receipts=receipts)
+    if stats.calls:
+        logger.info(
+            "polled %s receipts: %s calls, %s reports, %s rows changed, %s unmatched, %s errors",
+            channel,
+            stats.calls,
+            stats.reports,
+            stats.applied,
+            stats.unmatched,
+            stats.errors,
+        )
+    return stats
+
+
+def receipt_poll_all(*, now: datetime | None = None) -> list[PollStats]:
+    """Every switched-on channel (the beat task)."""
+    return [receipt_poll(channel=channel, now=now) for channel in settings.NOTIFY_CHANNELS]
 
 
 # ---------------------------------------------------------------------------
@@ -1151,3 +1288,92 @@ def announcement_publish(*, announcement: Announcement, by: User | None) -> int:
         detail={"unit": announcement.unit_id, "recipients": created},
     )
     return created
+
+
+# ---------------------------------------------------------------------------
+# A user's own notice preferences
+# ---------------------------------------------------------------------------
+@transaction.atomic
+def notify_preference_update(
+    *,
+    user: User,
+    channel_order: Sequence[str],
+    opted_out: bool,
+    programme_opt_outs: Iterable[int],
+) -> NotifyPreference:
+    """Save the user's push channel order (empty = site default), the global opt-out and
+    the programmes whose reminders they do not want pushed (the inbox always gets them).
+    Applies to reminders planned and fallbacks made from now on, and withdraws the push
+    rows of this user still queued (same transaction)."""
+    order = [c for c in channel_order if c]
+    if any(c not in PUSH_CHANNELS for c in order):
+        raise NotifyError(NotifyErrorCode.BAD_CHANNEL)
+    if len(set(order)) != len(order):
+        raise NotifyError(NotifyErrorCode.CHANNEL_REPEATED)
+    wanted = set(programme_opt_outs)
+    allowed = set(selectors.programme_list_for_notice_prefs(user=user).values_list("pk", flat=True))
+    if wanted - allowed:
+        raise NotifyError(NotifyErrorCode.NOT_YOUR_PROGRAMME)
+    preference, _created = NotifyPreference.objects.update_or_create(
+        user=user, defaults={"channel_order": ",".join(order), "opted_out": opted_out}
+    )
+    ProgrammeOptOut.objects.filter(user=user).exclude(programme_id__in=wanted).delete()
+    ProgrammeOptOut.objects.bulk_create(
+        [ProgrammeOptOut(user=user, programme_id=p) for p in sorted(wanted)],
+        ignore_conflicts=True,
+    )
+    if opted_out:
+        delivery_withdraw_opted_out(user=user, programme_ids=None)
+    elif wanted:
+        delivery_withdraw_opted_out(user=user, programme_ids=wanted)
+    return preference
+
+
+# Why a queued row was cancelled by an opt-out (``Delivery.error_code``).
+WITHDRAWN_OPTED_OUT = "opted_out"
+WITHDRAWN_PROGRAMME_OPT_OUT = "programme_opt_out"
+
+
+def delivery_withdraw_opted_out(
+    *, user: User, programme_ids: Iterable[int] | None, by: User | None = None
+) -> int:
+    """Cancel the user's push rows still ``queued`` (all of them, or those of reminders of
+    ``programme_ids``), with the opt-out as the reason. Rows already ``sending`` (claimed
+    by a dispatcher: the conditional UPDATE waits for its lock, then no longer matches)
+    or sent are left alone; the inbox is always kept. Call it inside the transaction that
+    saves the opt-out. Returns rows cancelled."""
+    rows = Delivery.objects.filter(user=user, status=Delivery.Status.QUEUED).exclude(
+        channel=Channel.INBOX
+    )
+    reason = WITHDRAWN_OPTED_OUT
+    programmes = None if programme_ids is None else sorted(set(programme_ids))
+    if programmes is not None:
+        rows = rows.filter(reminder__lecture__programme_id__in=programmes)
+        reason = WITHDRAWN_PROGRAMME_OPT_OUT
+    ids = list(rows.values_list("id", flat=True))
+    if not ids:
+        return 0
+    count = Delivery.objects.filter(id__in=ids, status=Delivery.Status.QUEUED).update(
+        status=Delivery.Status.CANCELLED,
+        error_code=reason,
+        error_detail="",
+        fallback_done=True,
+        updated_at=timezone.now(),
+    )
+    AuditLog.objects.create(
+        user=by or user,
+        action="notify.opt_out_withdraw",
+        target=f"user:{user.pk}",
+        detail={"cancelled": count, "programmes": programmes},
+    )
+    return count
+
+
+def notice_route_for_user(*, user: User) -> list[str]:
+    """The push channels the user would be tried on, in order (empty when opted out)."""
+    preference = selectors.notify_preference_get(user=user)
+    if preference is not None and preference.opted_out:
+        return []
+    profile = selectors.recipient_profiles(user_ids=[user.pk])[user.pk]
+    order = _channel_order(preference.channel_order if preference else "")
+    return [c for c in order if profile.addresses.get(c)]

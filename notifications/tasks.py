@@ -73,3 +73,21 @@ def notice_sweep_task() -> None:
     from notifications.services import delivery_sweep
 
     delivery_sweep()
+
+
+@shared_task(name="notifications.poll_receipts", ignore_result=True)
+def notice_poll_receipts_task() -> None:
+    """Every NOTIFY_RECEIPT_POLL_SECONDS: delivery reports of providers without push
+    (Tencent PullSmsSendStatus, DingTalk getsendresult) → delivered / failed."""
+    from notifications.services import receipt_poll_all
+
+    receipt_poll_all()
+
+
+@shared_task(name="notifications.ranking_tick", ignore_result=True)
+def ranking_tick_task() -> None:
+    """Every minute: the 通报 of lectures that ended REPORT_RANKING_DELAY_MINUTES ago
+    (a RankingDispatch + a ``ranking`` reminder each, once; ``notifications.tick`` sends)."""
+    from notifications.ranking import ranking_dispatch_due
+
+    ranking_dispatch_due()

@@ -14,6 +14,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="announcement_open",
     ),
     path(
+        "inbox/attachments/<int:attachment_id>/",
+        views.attachment_download,
+        name="attachment_download",
+    ),
+    path("me/notifications/", views.preferences, name="preferences"),
+    path(
         "notifications/receipts/aliyun-sms/", webhooks.aliyun_sms_report, name="receipt_aliyun_sms"
     ),
     path("notifications/receipts/wechat/", webhooks.wechat_event, name="receipt_wechat"),

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from treebeard.admin import TreeAdmin
 from treebeard.forms import MoveNodeForm, movenodeform_factory
 
+from portal.admin_login import RateLimitedAdminAuthenticationForm
 from portal.models import AuditLog, OrgUnit, Role, User, mask_phone
 from portal.scopes import Capability, Scope, scope_for
 from portal.services import audit_log_write
@@ -38,6 +39,7 @@ else:
 admin.site.site_header = _("Zhixing · cadre online training administration")
 admin.site.site_title = _("Zhixing · cadre online training administration")
 admin.site.index_title = _("Administration")
+admin.site.login_form = RateLimitedAdminAuthenticationForm  # rate limit + lockout
 
 OUT_OF_SCOPE_CHOICE = _("This unit does not exist or is outside your area.")
 

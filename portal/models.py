@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import models, transaction
+from django.dispatch import Signal
 from django.utils.translation import gettext_lazy as _
 from treebeard.mp_tree import MP_Node
 
@@ -16,6 +17,10 @@ phone_validator = RegexValidator(
 unit_code_validator = RegexValidator(
     r"^\d{12}$", _("An administrative division code has exactly 12 digits.")
 )
+
+
+# Sent after a unit (with its subtree) moved to another parent: unit_id, old_ancestor_ids.
+unit_moved = Signal()
 
 
 class OrgUnit(MP_Node):
@@ -76,6 +81,14 @@ class OrgUnit(MP_Node):
     def contains(self, other: OrgUnit) -> bool:
         """True when ``other`` is this unit or inside its subtree."""
         return other.path.startswith(self.path)
+
+    def move(self, target: Any, pos: str | None = None) -> None:
+        """treebeard's move, then ``unit_moved`` in the same transaction (the report
+        summaries roll counts up to ancestors and must follow the unit)."""
+        old_ancestors = [int(pk) for pk in self.get_ancestors().values_list("pk", flat=True)]
+        with transaction.atomic():
+            super().move(target, pos)
+            unit_moved.send(sender=OrgUnit, unit_id=int(self.pk), old_ancestor_ids=old_ancestors)
 
 
 class User(AbstractUser):

@@ -101,6 +101,8 @@ def unit_get_in_scope(*, user: User, capability: Capability, code: str) -> OrgUn
     Unknown → ``Http404``; outside the caller's scope → ``PermissionDenied`` (403, never an
     empty result).
     """
+    if len(code) > 64 or "\x00" in code:  # PostgreSQL refuses NUL in text parameters
+        raise Http404(_("No such unit."))
     lookup = {"pk": code[3:]} if code.startswith("pk:") else {"code": code}
     if "pk" in lookup and not lookup["pk"].isdigit():
         raise Http404(_("No such unit."))

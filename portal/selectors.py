@@ -47,15 +47,22 @@ def home_url_for(*, user: User) -> str:
     return reverse("home")
 
 
+def _audience_overlaps(scope: Scope, programme: Programme) -> bool:
+    return any(
+        scope.contains(unit) or any(p.startswith(unit.path) for p in scope.paths)
+        for unit in programme.audience.all()
+    )
+
+
 def report_programmes(*, scope: Scope) -> list[Programme]:
     """Programmes whose audience overlaps the scope (inside it or above it)."""
     qs = Programme.objects.prefetch_related("lectures").order_by("-created_at")
     if scope.everything:
         return list(qs)
-    result = []
-    for programme in qs.prefetch_related("audience"):
-        for unit in programme.audience.all():
-            if scope.contains(unit) or any(p.startswith(unit.path) for p in scope.paths):
-                result.append(programme)
-                break
-    return result
+    return [p for p in qs.prefetch_related("audience") if _audience_overlaps(scope, p)]
+
+
+def report_programme_visible(*, scope: Scope, programme: Programme) -> bool:
+    """May a report over ``scope`` name this programme (is it one of ``report_programmes``)?
+    Reports of other programmes are refused as unknown, so their titles do not leak."""
+    return scope.everything or _audience_overlaps(scope, programme)

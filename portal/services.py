@@ -33,8 +33,21 @@ ORGANISER_PERMISSIONS: tuple[str, ...] = (
     "courses.change_enrolment",
     "courses.delete_enrolment",
     "courses.view_enrolment",
+    # Attendance: raw rows read-only; corrections are added (audited) from the row's page.
+    "courses.view_attendance",
+    "courses.add_attendanceoverride",
+    "courses.view_attendanceoverride",
     "portal.view_orgunit",
     "portal.view_user",
+    # Reminders of their lectures and the 通报 subscriptions (notifications admin, scoped).
+    "notifications.add_reminder",
+    "notifications.change_reminder",
+    "notifications.delete_reminder",
+    "notifications.view_reminder",
+    "notifications.add_rankingsubscription",
+    "notifications.change_rankingsubscription",
+    "notifications.delete_rankingsubscription",
+    "notifications.view_rankingsubscription",
 )
 
 

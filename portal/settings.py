@@ -217,6 +217,14 @@ ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# The Django admin login (portal/admin_login.py): failures per username / per client IP
+# within LOGIN_LOCKOUT_SECONDS; at the limit that username / IP is locked for as long.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_IP_LIMIT = env.int("LOGIN_FAILURE_IP_LIMIT", default=20)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=300)
+# Proxies in front of Django that append to X-Forwarded-For (compose: nginx = 1). Client IPs
+# for allauth's and the admin login's per-IP limits come from there; 0 = REMOTE_ADDR.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_SAVE_EVERY_REQUEST = False
 
@@ -238,6 +246,10 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Announcement attachments are served by a view that checks access. Behind nginx set this to
+# the `internal` location that aliases MEDIA_ROOT (deploy/nginx.conf: /protected-media/):
+# the view then answers with X-Accel-Redirect; empty = Django streams the file itself.
+PROTECTED_MEDIA_ACCEL_PREFIX = env.str("PROTECTED_MEDIA_ACCEL_PREFIX", default="")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -286,15 +298,36 @@ ATTENDANCE_REDIS_URL = env.str(
 )
 ATTENDANCE_REDIS_PREFIX = env.str("ATTENDANCE_REDIS_PREFIX", default="zhixing:att:")
 ATTENDANCE_FLUSH_BATCH = env.int("ATTENDANCE_FLUSH_BATCH", default=20000)
+# --- VENUE CHECK-IN (courses/checkin.py, issue 4 item 4; docs/attendance.md) --------------
+# Check-in opens this many minutes before a lecture starts (it closes at the end plus
+# ATTENDANCE_GRACE_SECONDS); the staff page's QR code changes every QR_SECONDS.
+ATTENDANCE_CHECKIN_OPEN_MINUTES = env.int("ATTENDANCE_CHECKIN_OPEN_MINUTES", default=30)
+ATTENDANCE_CHECKIN_QR_SECONDS = env.int("ATTENDANCE_CHECKIN_QR_SECONDS", default=30)
+if ATTENDANCE_CHECKIN_OPEN_MINUTES < 0 or ATTENDANCE_CHECKIN_QR_SECONDS < 1:
+    raise ImproperlyConfigured("ATTENDANCE_CHECKIN_OPEN_MINUTES >= 0, _QR_SECONDS >= 1.")
 # --- REPORTS (courses/summaries.py, issue 5) -----------------------------------------------
 # Per-process memo of the cadre headcount per unit subtree (also reset when cadres change).
 REPORT_HEADCOUNT_SECONDS = env.int("REPORT_HEADCOUNT_SECONDS", default=300)
+# Minutes after a lecture ends before its 通报 ranking goes to the subscribers (beat entry
+# "notifications-ranking"; notifications/ranking.py).
+REPORT_RANKING_DELAY_MINUTES = env.int("REPORT_RANKING_DELAY_MINUTES", default=30)
 if ATTENDANCE_HEARTBEAT_SECONDS < 1 or ATTENDANCE_FLUSH_SECONDS < 1:
     raise ImproperlyConfigured("ATTENDANCE_HEARTBEAT_SECONDS/FLUSH_SECONDS must be >= 1.")
 CELERY_BEAT_SCHEDULE["attendance-flush"] = {
     "task": "courses.attendance_flush",
     "schedule": float(ATTENDANCE_FLUSH_SECONDS),
 }
+# --- LECTURE-END FLUSH AND ATTENTION CHECK (issue 4; docs/attendance.md) -------------------
+# Beat looks this often for lectures whose credit window (end + grace) just closed and
+# flushes once more for them (claimed once per lecture).
+CELERY_BEAT_SCHEDULE["attendance-end-flush"] = {
+    "task": "courses.attendance_end_flush",
+    "schedule": float(min(ATTENDANCE_FLUSH_SECONDS, 30)),
+}
+# Seconds in one "minute" of a programme's attention-check interval (tests shorten it).
+ATTENDANCE_ATTENTION_MINUTE_SECONDS = env.int("ATTENDANCE_ATTENTION_MINUTE_SECONDS", default=60)
+if ATTENDANCE_ATTENTION_MINUTE_SECONDS < 1:
+    raise ImproperlyConfigured("ATTENDANCE_ATTENTION_MINUTE_SECONDS must be >= 1.")
 # ---------------------------------------------------------------------------
 # LIVE ROOM (livestream/, issue 3; docs/live-protocol.md)
 # Live state (seq, event ring, presence) lives in Redis DB 3 when REDIS_URL is set,
@@ -377,12 +410,33 @@ NOTIFY_DISPATCH_SECONDS = env.float("NOTIFY_DISPATCH_SECONDS", default=50.0)
 NOTIFY_DISPATCH_CONCURRENCY = env.int("NOTIFY_DISPATCH_CONCURRENCY", default=2)
 NOTIFY_QUEUE_PER_CHANNEL = env.bool("NOTIFY_QUEUE_PER_CHANNEL", default=False)
 NOTIFY_SCAN_DAYS = env.int("NOTIFY_SCAN_DAYS", default=3)
+# Receipts of providers without push (Tencent PullSmsSendStatus, DingTalk getsendresult):
+# polled every this many seconds (0 = never); per run at most this many Tencent pages
+# (100 reports each; 0 = no pulling, e.g. when Tencent has not switched it on) and this
+# many DingTalk tasks.
+NOTIFY_RECEIPT_POLL_SECONDS = env.int("NOTIFY_RECEIPT_POLL_SECONDS", default=30)
+NOTIFY_TENCENT_PULL_PAGES = env.int("NOTIFY_TENCENT_PULL_PAGES", default=200)
+NOTIFY_DINGTALK_POLL_TASKS = env.int("NOTIFY_DINGTALK_POLL_TASKS", default=200)
+if min(NOTIFY_RECEIPT_POLL_SECONDS, NOTIFY_TENCENT_PULL_PAGES, NOTIFY_DINGTALK_POLL_TASKS) < 0:
+    raise ImproperlyConfigured(
+        "NOTIFY_RECEIPT_POLL_SECONDS, NOTIFY_TENCENT_PULL_PAGES and "
+        "NOTIFY_DINGTALK_POLL_TASKS must be >= 0."
+    )
 CELERY_BEAT_SCHEDULE["notifications-tick"] = {
     "task": "notifications.tick",
     "schedule": 60.0,
 }
 CELERY_BEAT_SCHEDULE["notifications-sweep"] = {
     "task": "notifications.sweep",
+    "schedule": 60.0,
+}
+if NOTIFY_RECEIPT_POLL_SECONDS:
+    CELERY_BEAT_SCHEDULE["notifications-receipts"] = {
+        "task": "notifications.poll_receipts",
+        "schedule": float(NOTIFY_RECEIPT_POLL_SECONDS),
+    }
+CELERY_BEAT_SCHEDULE["notifications-ranking"] = {
+    "task": "notifications.ranking_tick",
     "schedule": 60.0,
 }
 

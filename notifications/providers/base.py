@@ -89,6 +89,10 @@ class Provider:
     idempotent: bool = False
     # Accepted messages get a delivery report later (webhook or polling).
     has_receipts: bool = False
+    # ``reconcile`` sees everything the provider took: an address it does not report was
+    # never sent and may be queued again. False when the query only shows carrier reports
+    # (Tencent): not found then proves nothing and the row stays ``unknown``.
+    reconcile_complete: bool = True
 
     def send_batch(
         self, messages: Sequence[OutMessage], *, idempotency_key: str
@@ -101,6 +105,12 @@ class Provider:
 
     def poll(self, provider_message_ids: Sequence[str]) -> list[Receipt]:
         """Fetch receipts for accepted messages (providers without push)."""
+        return []
+
+    def pull_reports(self, *, limit: int) -> list[Receipt]:
+        """The next reports the provider keeps queued for the account (Tencent
+        ``PullSmsSendStatus``): each report is handed out once, so apply what this
+        returns before pulling again. At most ``limit``; fewer = the queue is empty."""
         return []
 
     def reconcile(self, *, batch_id: str, addresses: Sequence[str]) -> dict[str, str] | None:

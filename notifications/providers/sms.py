@@ -3,7 +3,10 @@
 Thin httpx clients with the providers' own request signing; the base URL comes from
 ``NOTIFY_SMS_ENDPOINT`` so tests and the benchmark point them at local fakes.
 Neither API has an idempotency key: a read timeout makes the batch ``unknown`` and it is
-reconciled (Aliyun: ``QuerySendDetails`` by our ``OutId``; both: delivery receipts).
+reconciled (Aliyun: ``QuerySendDetails`` by our ``OutId``; Tencent:
+``PullSmsSendStatusByPhoneNumber`` by our ``SessionContext``; both: delivery receipts).
+Receipts: Aliyun pushes reports to our webhook; Tencent's are pulled
+(``PullSmsSendStatus``, the ``notifications.poll_receipts`` beat task).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from notifications.providers.base import (
     OutMessage,
     Provider,
     ProviderError,
+    Receipt,
     SendResult,
     failed,
     ok,
@@ -241,11 +245,18 @@ def tencent_authorization(
     )
 
 
+# PullSmsSendStatusByPhoneNumber looks this far back for an unknown batch (seconds).
+TENCENT_RECONCILE_WINDOW = 24 * 3600
+# PullSmsSendStatus hands out at most this many reports per call.
+TENCENT_PULL_LIMIT = 100
+
+
 class TencentSmsProvider(Provider):
     name = "tencent"
     channel = "sms"
     batch_size = 200
     has_receipts = True
+    reconcile_complete = False
 
     def __init__(self) -> None:
         self.endpoint = (settings.NOTIFY_SMS_ENDPOINT or "https://sms.tencentcloudapi.com").rstrip(
@@ -259,6 +270,35 @@ class TencentSmsProvider(Provider):
 
     def rate_key(self) -> str:
         return f"sms:tencent:{self.secret_id}"
+
+    def _call(self, action: str, payload: bytes, *, idempotent: bool) -> dict[str, Any]:
+        """One signed API 3.0 call; returns the ``Response`` object."""
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Host": self.host,
+            "X-TC-Action": action,
+            "X-TC-Version": "2021-01-11",
+            "X-TC-Region": settings.NOTIFY_SMS_REGION,
+            "X-TC-Timestamp": str(timestamp),
+            "Authorization": tencent_authorization(
+                secret_id=self.secret_id,
+                secret_key=self.secret_key,
+                host=self.host,
+                payload=payload,
+                timestamp=timestamp,
+            ),
+        }
+        response = http.request(
+            self.http,
+            "POST",
+            f"{self.endpoint}/",
+            idempotent=idempotent,
+            content=payload,
+            headers=headers,
+        )
+        data: dict[str, Any] = http.json_of(response).get("Response") or {}
+        return data
 
     def send_batch(
         self, messages: Sequence[OutMessage], *, idempotency_key: str
@@ -291,31 +331,7 @@ class TencentSmsProvider(Provider):
             return self.send_batch(same, idempotency_key=idempotency_key) + self.send_batch(
                 rest, idempotency_key=f"{idempotency_key}.r"
             )
-        timestamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "Host": self.host,
-            "X-TC-Action": "SendSms",
-            "X-TC-Version": "2021-01-11",
-            "X-TC-Region": settings.NOTIFY_SMS_REGION,
-            "X-TC-Timestamp": str(timestamp),
-            "Authorization": tencent_authorization(
-                secret_id=self.secret_id,
-                secret_key=self.secret_key,
-                host=self.host,
-                payload=payload,
-                timestamp=timestamp,
-            ),
-        }
-        response = http.request(
-            self.http,
-            "POST",
-            f"{self.endpoint}/",
-            idempotent=False,
-            content=payload,
-            headers=headers,
-        )
-        data = http.json_of(response).get("Response") or {}
+        data = self._call("SendSms", payload, idempotent=False)
         if "Error" in data:
             code = str(data["Error"].get("Code", ""))
             raise ProviderError(_tencent_kind(code), code, str(data["Error"].get("Message", "")))
@@ -336,6 +352,64 @@ class TencentSmsProvider(Provider):
                     failed(m, ProviderError(_tencent_kind(code), code, str(status.get("Message"))))
                 )
         return results
+
+    def reconcile(self, *, batch_id: str, addresses: Sequence[str]) -> dict[str, str] | None:
+        """``PullSmsSendStatusByPhoneNumber`` per number over the last day, matched by our
+        batch id echoed as ``SessionContext`` (Tencent must have switched that echo on for
+        the SdkAppId). Status rows exist only once the carrier has reported, so a number
+        that is not found stays ``unknown`` (``reconcile_complete = False``)."""
+        found: dict[str, str] = {}
+        end = int(time.time())
+        for address in addresses:
+            payload = json.dumps(
+                {
+                    "BeginTime": end - TENCENT_RECONCILE_WINDOW,
+                    "EndTime": end,
+                    "Offset": 0,
+                    "Limit": 100,
+                    "PhoneNumber": f"+86{address}",
+                    "SmsSdkAppId": settings.NOTIFY_SMS_SDK_APP_ID,
+                }
+            ).encode()
+            data = self._call("PullSmsSendStatusByPhoneNumber", payload, idempotent=True)
+            if "Error" in data:
+                return None
+            for status in data.get("PullSmsSendStatusSet") or []:
+                if str(status.get("SessionContext") or "").split(".")[0] == batch_id:
+                    found[address] = str(status.get("SerialNo") or batch_id)
+        return found
+
+    def pull_reports(self, *, limit: int) -> list[Receipt]:
+        """``PullSmsSendStatus``: the account's next carrier reports (≤ 100 per call).
+
+        Tencent hands each report out once (and only if it has switched pulling on for
+        the SdkAppId). A report is matched by its ``SerialNo`` (our provider message id)
+        or, for rows still ``unknown``/``sending``, by ``SessionContext`` = our batch id."""
+        payload = json.dumps(
+            {
+                "Limit": max(1, min(limit, TENCENT_PULL_LIMIT)),
+                "SmsSdkAppId": settings.NOTIFY_SMS_SDK_APP_ID,
+            }
+        ).encode()
+        data = self._call("PullSmsSendStatus", payload, idempotent=False)
+        if "Error" in data:
+            code = str(data["Error"].get("Code", ""))
+            raise ProviderError(_tencent_kind(code), code, str(data["Error"].get("Message", "")))
+        receipts: list[Receipt] = []
+        for status in data.get("PullSmsSendStatusSet") or []:
+            phone = str(status.get("SubscriberNumber") or "") or str(
+                status.get("PhoneNumber") or ""
+            ).removeprefix("+86")
+            receipts.append(
+                Receipt(
+                    provider_message_id=str(status.get("SerialNo") or ""),
+                    address=phone,
+                    delivered=str(status.get("ReportStatus", "")).upper() == "SUCCESS",
+                    code=str(status.get("Description") or "")[:60],
+                    batch_id=str(status.get("SessionContext") or "").split(".")[0],
+                )
+            )
+        return receipts
 
     def close(self) -> None:
         self.http.close()

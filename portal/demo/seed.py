@@ -32,6 +32,7 @@ from courses.models import Enrolment, Lecture, Programme, Speaker, Venue
 from courses.summaries import headcounts_changed, summaries_rebuild
 from portal.demo import people
 from portal.demo import programme as data
+from portal.demo.attendance import Which, demo_attendance_seed
 from portal.demo.tree import NodeSpec, tree_merge, tree_spec
 from portal.models import OrgUnit, Role, User
 from portal.services import organiser_group_ensure
@@ -74,6 +75,8 @@ class SeedReport:
     cadres_existing: int = 0
     enrolments_created: int = 0
     lectures: int = 0
+    attendance_lectures: int = 0
+    attendance_created: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -120,9 +123,15 @@ def demo_replay_url() -> str:
 # The entry point
 # ---------------------------------------------------------------------------
 def demo_seed(
-    *, cadres: int, now: datetime | None = None, log: Callable[[str], None] | None = None
+    *,
+    cadres: int,
+    now: datetime | None = None,
+    log: Callable[[str], None] | None = None,
+    attendance: Which | None = None,
 ) -> SeedReport:
-    """Seed (or refresh) the demo in one transaction."""
+    """Seed (or refresh) the demo in one transaction; with ``attendance``, also generated
+    attendance of the ended lectures (and the live one so far) or of ``"all"`` ten
+    (``portal/demo/attendance.py``)."""
     now = now or timezone.now()
     say = log or (lambda _msg: None)
     report = SeedReport()
@@ -161,6 +170,11 @@ def demo_seed(
         lap("programme")
 
         _cadres(spec, unit_ids, venues, programme, cadres, now, report, lap)
+        if attendance is not None:
+            generated = demo_attendance_seed(programme=programme, which=attendance, now=now)
+            report.attendance_lectures = generated.lectures
+            report.attendance_created = generated.created
+            lap(f"insert attendance ({generated.created} of {generated.generated} rows new)")
         # The cadres and enrolments went in by COPY, past the services: recount.
         summaries_rebuild(programme_ids=[programme.pk])
         headcounts_changed()

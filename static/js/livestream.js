@@ -23,6 +23,8 @@
   var stopped = false;
   var pendingAsk = null;
   var heartbeatTimer = null;
+  var heartbeatSeconds = cfg.heartbeatSeconds || 30;   // ATTENDANCE_HEARTBEAT_SECONDS
+  var attentionCheck = null;   // the unanswered "Still watching?" check id: no heartbeats
 
   // -- connection ----------------------------------------------------------------------
   function setConn(text) { var el = $("live-conn"); if (el) el.textContent = text; }
@@ -79,6 +81,9 @@
       msg.mine.forEach(function (q) { mine.set(q.id, q); });
       setViewers(msg.viewers);
       setStatus(msg.lecture.status);
+      if (msg.heartbeat_seconds && msg.heartbeat_seconds !== heartbeatSeconds) {
+        heartbeatSeconds = msg.heartbeat_seconds; startHeartbeats();
+      }
       render();
       emit("live:state", msg);
       return;
@@ -112,6 +117,10 @@
         askStatus(msg.reason ? fmt(M.rejected_reason, { reason: msg.reason }) : M.rejected, true);
         render(); break;
       case "viewers": setViewers(msg.count); break;
+      case "attention.check": showAttention(msg.check_id); break;
+      case "attention.answered":
+        if (attentionCheck !== null) { hideAttention(); heartbeat(); }
+        break;
       case "lecture.status": setStatus(msg.status); break;
       case "error":
         var message = msg.message || M[msg.code] || M.invalid;
@@ -307,11 +316,47 @@
     });
   }
 
+  // -- attendance: heartbeats and the attention check ------------------------------------
+  // A heartbeat every heartbeatSeconds while the room is open; "playing" only while the
+  // video plays and the page is visible. While a "Still watching?" check is unanswered no
+  // heartbeat is sent (the server would not credit it either).
   function heartbeat() {
-    if (screenMode) return;
     var video = $("live-video");
-    send({ type: "heartbeat", playing: !!(video && !video.paused && !video.ended),
+    if (screenMode || !video || attentionCheck !== null) return;
+    send({ type: "heartbeat", playing: !video.paused && !video.ended && !document.hidden,
            replay: status === "ended" });
+  }
+
+  function startHeartbeats() {
+    if (heartbeatTimer) clearInterval(heartbeatTimer);
+    heartbeatTimer = setInterval(heartbeat, heartbeatSeconds * 1000);
+  }
+
+  function showAttention(checkId) {
+    var box = $("attention-prompt");
+    if (!box) return;
+    attentionCheck = checkId;
+    box.hidden = false;
+    var yes = $("attention-yes");
+    if (yes) yes.focus();
+  }
+
+  function hideAttention() {
+    attentionCheck = null;
+    var box = $("attention-prompt");
+    if (box) box.hidden = true;
+  }
+
+  function setupAttention() {
+    var yes = $("attention-yes");
+    if (yes) yes.addEventListener("click", function () {
+      var checkId = attentionCheck;
+      hideAttention();
+      if (checkId !== null) send({ type: "attention.answer", check_id: checkId });
+      heartbeat();   // an old or unknown answer gets a fresh check back
+    });
+    var video = $("live-video");
+    if (video) video.addEventListener("playing", heartbeat);
   }
 
   window.zhixingLive = { send: send, config: cfg, messages: M,
@@ -323,7 +368,8 @@
     render();
     updatePlayer();
     setInterval(tick, 1000);
-    heartbeatTimer = setInterval(heartbeat, 30000);
+    setupAttention();
+    startHeartbeats();
     connect();
   });
   if (document.readyState !== "loading") document.dispatchEvent(new Event("DOMContentLoaded"));

@@ -109,6 +109,7 @@ def programme_post(
         "enrolment_mode": programme.enrolment_mode if programme else "voluntary",
         "replays_count": "on",
         "is_published": "on",
+        "attention_check_minutes": programme.attention_check_minutes if programme else 0,
     }
     data.update(values)
     rows = rows or []

@@ -128,6 +128,24 @@ def test_rebuild_repairs_damage(tree: Tree, programme: Programme, cadre: User) -
     assert attendance_summaries_sync(lecture_id=lecture.pk) == 0  # snapshots reset too
 
 
+def test_moving_a_unit_moves_its_counts(tree: Tree, programme: Programme, cadre: User) -> None:
+    lecture = LectureFactory(programme=programme, sequence=1)
+    enrolment_create(user=cadre, programme=programme)
+    _flush(MemoryBuffer(), lecture, cadre, LIVE, windows=3)
+    headcount = headcounts()[tree.hangzhou.pk]
+    OrgUnit.objects.get(pk=tree.xihu.pk).move(OrgUnit.objects.get(pk=tree.ningbo.pk), "last-child")
+    _assert_consistent(programme)
+    t = summary_totals(
+        unit_ids=[tree.hangzhou.pk, tree.ningbo.pk, tree.province.pk],
+        lecture_ids=[lecture.pk],
+        programme_id=programme.pk,
+    )
+    assert (t[tree.hangzhou.pk].attended, t[tree.hangzhou.pk].enrolled) == (0, 0)
+    assert (t[tree.ningbo.pk].attended, t[tree.ningbo.pk].enrolled) == (1, 1)
+    assert t[tree.province.pk].attended == 1
+    assert headcounts().get(tree.hangzhou.pk, 0) < headcount
+
+
 def test_headcounts_follow_new_and_moved_cadres(tree: Tree) -> None:
     before = headcounts().get(tree.xihu.pk, 0)
     user = UserFactory(unit=tree.village)

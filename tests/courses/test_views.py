@@ -128,6 +128,23 @@ def test_enrol_then_withdraw_through_the_pages(
     assert "您尚未报名" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/courses/", "/courses/"),
+        ("//evil.example/", None),
+        ("/\\evil.example/", None),
+        ("https://evil.example/", None),
+    ],
+)
+def test_enrol_returns_only_to_a_page_of_this_site(
+    cadre_client: Client, programme: Programme, target: str, expected: str | None
+) -> None:
+    response = cadre_client.post(reverse("courses:enrol", args=[programme.pk]), {"next": target})
+    assert response.status_code == 302
+    assert response["Location"] == (expected or reverse("courses:programme", args=[programme.pk]))
+
+
 def test_enrol_needs_post(cadre_client: Client, programme: Programme) -> None:
     assert cadre_client.get(reverse("courses:enrol", args=[programme.pk])).status_code == 405
 

@@ -124,9 +124,89 @@ class AliyunSmsFake(FakeServer, _SentLog):
 
 
 class TencentSmsFake(FakeServer, _SentLog):
+    """POST / with X-TC-Action SendSms | PullSmsSendStatusByPhoneNumber.
+
+    Status rows appear only once "the carrier has reported": set ``reports_pending`` to
+    hold them back (a real gap between acceptance and the report)."""
+
     def __init__(self, **kwargs: Any) -> None:
         FakeServer.__init__(self, **kwargs)
         _SentLog.__init__(self)
+        self.reports_pending = False
+        self.query_error = ""  # e.g. "UnauthorizedOperation": every status query fails
+        # PullSmsSendStatus: each report is handed out once (``pulled`` holds the serials
+        # already handed out; ``redeliver`` hands them out again, as a lost answer would).
+        self.undelivered: set[str] = set()  # numbers whose carrier report says FAIL
+        self.unreported: set[str] = set()  # numbers the carrier has not reported yet
+        self.extra_reports: list[dict[str, Any]] = []  # e.g. another app on the account
+        self.pulled: set[str] = set()
+        self.redeliver = False
+        self.pull_error = ""  # e.g. "FailedOperation.PullNotEnabled": every pull fails
+
+    def dispatch(self, rec: Recorded) -> Reply | None:
+        if rec.headers.get("x-tc-action") in (
+            "PullSmsSendStatusByPhoneNumber",
+            "PullSmsSendStatus",
+        ):
+            return self.route(rec, None)  # queries are not subject to faults
+        return super().dispatch(rec)
+
+    def _report(self, s: Sent) -> dict[str, Any]:
+        failed = s.address in self.undelivered
+        return {
+            "UserReceiveTime": int(time.time()),
+            "CountryCode": "86",
+            "SubscriberNumber": s.address,
+            "PhoneNumber": f"+86{s.address}",
+            "SerialNo": s.message_id,
+            "ReportStatus": "FAIL" if failed else "SUCCESS",
+            "Description": "MK:0001" if failed else "DELIVRD",
+            "SessionContext": s.key,
+        }
+
+    def _pull_status(self, body: dict[str, Any]) -> Reply:
+        if self.pull_error:
+            return Reply(200, {"Response": {"Error": {"Code": self.pull_error, "Message": "no"}}})
+        limit = int(body.get("Limit") or 0)
+        if not 0 < limit <= 100:
+            return Reply(
+                200,
+                {"Response": {"Error": {"Code": "InvalidParameterValue", "Message": "Limit"}}},
+            )
+        rows: list[dict[str, Any]] = []
+        with self.lock:
+            if not self.reports_pending:
+                queue = [
+                    self._report(s) for s in self.sent if s.address not in self.unreported
+                ] + self.extra_reports
+                for report in queue:
+                    if len(rows) >= limit:
+                        break
+                    if report["SerialNo"] in self.pulled and not self.redeliver:
+                        continue
+                    rows.append(report)
+                self.pulled.update(r["SerialNo"] for r in rows)
+        return Reply(200, {"Response": {"PullSmsSendStatusSet": rows, "RequestId": "r"}})
+
+    def _status_by_phone(self, body: dict[str, Any]) -> Reply:
+        if self.query_error:
+            return Reply(200, {"Response": {"Error": {"Code": self.query_error, "Message": "no"}}})
+        number = str(body.get("PhoneNumber", ""))
+        rows = [
+            {
+                "UserReceiveTime": int(time.time()),
+                "CountryCode": "86",
+                "SubscriberNumber": s.address,
+                "PhoneNumber": f"+86{s.address}",
+                "SerialNo": s.message_id,
+                "ReportStatus": "SUCCESS",
+                "Description": "DELIVRD",
+                "SessionContext": s.key,
+            }
+            for s in self.sent
+            if f"+86{s.address}" == number and not self.reports_pending
+        ]
+        return Reply(200, {"Response": {"PullSmsSendStatusSet": rows, "RequestId": "r"}})
 
     def route(self, rec: Recorded, fault: str | None) -> Reply:
         if not rec.headers.get("authorization", "").startswith("TC3-HMAC-SHA256 Credential="):
@@ -138,6 +218,10 @@ class TencentSmsFake(FakeServer, _SentLog):
                     }
                 },
             )
+        if rec.headers.get("x-tc-action") == "PullSmsSendStatusByPhoneNumber":
+            return self._status_by_phone(rec.json())
+        if rec.headers.get("x-tc-action") == "PullSmsSendStatus":
+            return self._pull_status(rec.json())
         codes = {
             "throttle": "RequestLimitExceeded",
             "quota": "FailedOperation.InsufficientBalanceInSmsPackage",
@@ -231,6 +315,13 @@ class DingtalkFake(FakeServer, _SentLog):
         self.tokens: set[str] = set()
         self.tasks: dict[str, list[str]] = {}
         self._ids = itertools.count(70_000_001)
+        # getsendresult: users in ``bad`` are invalid; these sets put users in the other
+        # lists; ``processing`` users are in no list yet (the task is still running).
+        self.read: set[str] = set()
+        self.failed: set[str] = set()
+        self.forbidden: set[str] = set()
+        self.processing: set[str] = set()
+        self.result_errors: dict[str, int] = {}  # task id → errcode of its getsendresult
 
     def route(self, rec: Recorded, fault: str | None) -> Reply:
         if rec.path == "/gettoken":
@@ -255,17 +346,21 @@ class DingtalkFake(FakeServer, _SentLog):
             self.record([Sent(u, body["msg"]["text"]["content"], "", task_id) for u in users])
             return Reply(200, {"errcode": 0, "task_id": int(task_id), "request_id": "r"})
         if rec.path.endswith("getsendresult"):
-            users = self.tasks.get(str(body["task_id"]), [])
+            task_id = str(body["task_id"])
+            if task_id in self.result_errors:
+                return Reply(200, {"errcode": self.result_errors[task_id], "errmsg": "error"})
+            users = [u for u in self.tasks.get(task_id, []) if u not in self.processing]
+            special = self.bad | self.read | self.failed | self.forbidden
             return Reply(
                 200,
                 {
                     "errcode": 0,
                     "send_result": {
-                        "read_user_id_list": [],
-                        "unread_user_id_list": [u for u in users if u not in self.bad],
+                        "read_user_id_list": [u for u in users if u in self.read],
+                        "unread_user_id_list": [u for u in users if u not in special],
                         "invalid_user_id_list": [u for u in users if u in self.bad],
-                        "forbidden_user_id_list": [],
-                        "failed_user_id_list": [],
+                        "forbidden_user_id_list": [u for u in users if u in self.forbidden],
+                        "failed_user_id_list": [u for u in users if u in self.failed],
                     },
                 },
             )

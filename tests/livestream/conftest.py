@@ -89,12 +89,13 @@ class Client:
         return json.loads(out["text"])
 
     async def until(self, kind: str, timeout: float = 3) -> dict[str, Any]:
-        """The next frame of ``kind``, skipping viewer counts."""
+        """The next frame of ``kind``, skipping the periodic counts (viewers, and the
+        moderators' dashboard figures)."""
         while True:
             frame = await self.recv(timeout)
             if frame["type"] == kind:
                 return frame
-            if frame["type"] != "viewers":
+            if frame["type"] not in ("viewers", "lecture.stats"):
                 raise AssertionError(f"expected {kind}, got {frame}")
 
     async def find(self, kind: str, timeout: float = 3) -> dict[str, Any]:

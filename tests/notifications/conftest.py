@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from courses.models import Enrolment, Programme
+from courses.models import Enrolment, Lecture, Programme
+from notifications import services
+from notifications.models import Reminder, ReminderKind
 from notifications.providers.console import ConsoleProvider
 from portal.models import User
 from tests.conftest import Tree
@@ -104,3 +107,11 @@ def cohort_create(*, programme: Programme, tree: Tree, n: int, prefix: str = "c"
 @pytest.fixture
 def cohort(programme: Programme, tree: Tree) -> list[User]:
     return cohort_create(programme=programme, tree=tree, n=5)
+
+
+def reminder_plan_now(lecture: Lecture, kind: str = ReminderKind.REMINDER_1H) -> Reminder:
+    """A reminder due now, claimed and planned (its outbox rows exist)."""
+    reminder = Reminder.objects.create(lecture=lecture, kind=kind, due_at=timezone.now())
+    services.reminder_claim_due()
+    services.reminder_plan(reminder_id=reminder.pk)
+    return reminder

@@ -75,11 +75,12 @@ def test_permanent_failure_falls_back_to_sms(
     reminder = _plan(lecture)
     services.delivery_dispatch(channel="dingtalk", time_budget=5)
     assert len(dingtalk.sent) == 5  # accepted by the API; the receipt says invalid
-    # receipts are polled once the task is 30 s old
+    # receipts are polled (beat notifications.poll_receipts) once the task is 30 s old
     Delivery.objects.filter(reminder=reminder).update(
         claimed_at=timezone.now() - timedelta(minutes=1)
     )
     services.delivery_sweep()
+    services.receipt_poll(channel="dingtalk")
     assert _status(reminder, cohort[0]) == {
         "inbox": "queued",
         "dingtalk": "failed",

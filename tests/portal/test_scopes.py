@@ -101,6 +101,9 @@ def test_unit_get_in_scope_404_for_unknown_and_403_outside(school_staff: User, t
         unit_get_in_scope(user=school_staff, capability=cap, code="999999999999")
     with pytest.raises(Http404):
         unit_get_in_scope(user=school_staff, capability=cap, code="pk:abc")
+    for bad in ("3301\x00", "9" * 200, "pk:1\x00"):
+        with pytest.raises(Http404):
+            unit_get_in_scope(user=school_staff, capability=cap, code=bad)
     with pytest.raises(PermissionDenied):
         unit_get_in_scope(user=school_staff, capability=cap, code="330110000000")
     with pytest.raises(PermissionDenied):

@@ -88,6 +88,8 @@ class Command(BaseCommand):
             for channel in channels:
                 services.delivery_dispatch(channel=channel, time_budget=30)
             services.delivery_sweep()
+            for channel in self._enabled():
+                services.receipt_poll(channel=channel, time_budget=5)
             pending = Delivery.objects.filter(
                 status__in=(Delivery.Status.QUEUED, Delivery.Status.SENDING)
             ).exclude(channel__in=self._paused())

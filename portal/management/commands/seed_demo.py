@@ -1,4 +1,5 @@
-"""``manage.py seed_demo [--cadres N] [--force]``: the demo world (ARCHITECTURE.md §7.1, §7.2).
+"""``manage.py seed_demo [--cadres N] [--attendance [ended|all]] [--force]``: the demo world
+(ARCHITECTURE.md §7.1, §7.2).
 
 Idempotent: a second run adds nothing and moves the demo lectures so that they are laid out
 relative to today again (some ended with replays, one live now, the rest upcoming).
@@ -32,6 +33,16 @@ class Command(BaseCommand):
             help="How many generated cadres (gb000001 …) to create in total (default 2000).",
         )
         parser.add_argument(
+            "--attendance",
+            nargs="?",
+            const="ended",
+            choices=("ended", "all"),
+            default=None,
+            help="Also generate realistic attendance: '--attendance' (= ended) for the lectures "
+            "that have ended and the live one so far; '--attendance all' for all ten, as if the "
+            "programme had finished (for benchmarks). Rows already there are kept.",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Run even when DEBUG is false (demo accounts have a published password).",
@@ -50,7 +61,11 @@ class Command(BaseCommand):
         verbose = options["verbosity"] >= 2
         started = time.perf_counter()
         try:
-            report = demo_seed(cadres=cadres, log=self.stdout.write if verbose else None)
+            report = demo_seed(
+                cadres=cadres,
+                log=self.stdout.write if verbose else None,
+                attendance=options["attendance"],
+            )
         except SeedError as exc:
             raise CommandError(str(exc)) from exc
         except ValidationError as exc:
@@ -68,7 +83,13 @@ class Command(BaseCommand):
                 f"Demo ready in {elapsed:.1f} s: org units +{report.units_created} "
                 f"(kept {report.units_existing}), cadres +{report.cadres_created} "
                 f"(kept {report.cadres_existing}), enrolments +{report.enrolments_created}, "
-                f"{report.lectures} lectures re-timed around now."
+                f"{report.lectures} lectures re-timed around now"
+                + (
+                    f", attendance +{report.attendance_created} "
+                    f"({report.attendance_lectures} lectures)."
+                    if options["attendance"]
+                    else "."
+                )
             )
         )
         self.stdout.write(

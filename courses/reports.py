@@ -1,0 +1,866 @@
+"""The attendance report (issue 5 §1): read side.
+
+One report = one lecture or a whole programme, seen from one unit of the org tree:
+
+* **units view** (default): one row per child unit (or per unit of the chosen ``level``
+  below it), a 本级直属 row for the cadres sitting directly in the unit when it is not
+  empty, and a total row. Every number counts the row's whole subtree and comes from the
+  summary tables of ``courses.summaries`` (O(units) rows, never the raw attendance rows).
+* **cadres view** (a unit with no children, or ``view=cadres``): the cadres of the unit's
+  subtree with their own counts. It reads the state the summaries last counted for each
+  attendance row (``Attendance.tally``), so the list always adds up to the unit's row.
+
+Definitions (also in docs/reports.md). ``n`` = lectures counted: 1 for a lecture report,
+the programme's lectures that have started for a programme report. Attended counts
+person-times (人次): a cadre who attended three lectures counts three.
+
+* attendance rate = attended / (enrolled × n); completion rate = completed / (enrolled × n);
+  enrolment rate = enrolled / headcount;
+* average minutes = watched seconds / 60 / attended; credit hours = Σ completed × the
+  lecture's credit hours.
+
+Parsing and authorisation live here too (``report_request_parse``): malformed input raises
+``ReportError`` (400, with a code), unknown objects ``Http404``, a unit outside the caller's
+scope ``PermissionDenied`` (403, never an empty table).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from courses.exports import export_audit_write, export_filename
+from courses.models import Enrolment, Lecture, LectureUnitSummary, Programme
+from courses.selectors import lecture_status_q
+from courses.summaries import ATTENDED, COMPLETED, IN_PERSON, LIVE, REPLAY, Totals, summary_totals
+from portal.models import OrgUnit, User, mask_phone
+from portal.scopes import Capability, Scope, scope_for, unit_get_in_scope
+from portal.selectors import report_programme_visible, report_programmes
+
+# ---------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------
+
+
+class ReportErrorCode(enum.StrEnum):
+    INVALID_LECTURE = "invalid_lecture"
+    INVALID_PROGRAMME = "invalid_programme"
+    INVALID_UNIT = "invalid_unit"
+    INVALID_FORMAT = "invalid_format"
+    INVALID_SORT = "invalid_sort"
+    INVALID_LEVEL = "invalid_level"
+    INVALID_VIEW = "invalid_view"
+    INVALID_PAGE = "invalid_page"
+    REPEATED_PARAMETER = "repeated_parameter"
+    LECTURE_NOT_IN_PROGRAMME = "lecture_not_in_programme"
+
+
+_MESSAGES: dict[ReportErrorCode, Promise] = {
+    ReportErrorCode.INVALID_LECTURE: gettext_lazy("The lecture must be given by its number id."),
+    ReportErrorCode.INVALID_PROGRAMME: gettext_lazy(
+        "The programme must be given by its number id."
+    ),
+    ReportErrorCode.INVALID_UNIT: gettext_lazy(
+        "The unit must be given by its 12-digit administrative code."
+    ),
+    ReportErrorCode.INVALID_FORMAT: gettext_lazy(
+        "Unknown export format: choose CSV or Excel (xlsx)."
+    ),
+    ReportErrorCode.INVALID_SORT: gettext_lazy("The table cannot be sorted by this column."),
+    ReportErrorCode.INVALID_LEVEL: gettext_lazy(
+        "Unknown level, or a level that is not below the chosen unit."
+    ),
+    ReportErrorCode.INVALID_VIEW: gettext_lazy("Unknown report view."),
+    ReportErrorCode.INVALID_PAGE: gettext_lazy("The page number is not valid."),
+    ReportErrorCode.REPEATED_PARAMETER: gettext_lazy("A report parameter was given twice."),
+    ReportErrorCode.LECTURE_NOT_IN_PROGRAMME: gettext_lazy(
+        "This lecture does not belong to the chosen programme."
+    ),
+}
+
+
+class ReportError(Exception):
+    """Malformed report input (HTTP 400); ``code`` for APIs, ``message`` for people."""
+
+    def __init__(self, code: ReportErrorCode) -> None:
+        self.code = code
+        super().__init__(code.value)
+
+    @property
+    def message(self) -> str:
+        return str(_MESSAGES[self.code])
+
+
+# ---------------------------------------------------------------------------------------
+# Columns
+# ---------------------------------------------------------------------------------------
+
+
+class Kind(enum.StrEnum):
+    TEXT = "text"
+    INT = "int"
+    FLAG = "flag"  # 0/1 shown as 是/否 (one lecture, one cadre)
+    RATE = "rate"
+    DECIMAL = "decimal"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: Promise
+    kind: Kind
+    help: Promise | str = ""
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind != Kind.TEXT
+
+
+_C = Column
+UNIT_COLUMNS: tuple[Column, ...] = (
+    _C("name", gettext_lazy("Unit"), Kind.TEXT),
+    _C("headcount", gettext_lazy("Cadres"), Kind.INT, gettext_lazy("Cadres in the subtree")),
+    _C("enrolled", gettext_lazy("Enrolled"), Kind.INT),
+    _C("enrolment_rate", gettext_lazy("Enrolment rate"), Kind.RATE),
+    _C("attended", gettext_lazy("Attended"), Kind.INT, gettext_lazy("Person-times, any mode")),
+    _C("in_person", gettext_lazy("In person"), Kind.INT),
+    _C("online_live", gettext_lazy("Online live"), Kind.INT),
+    _C("replay", gettext_lazy("Replay"), Kind.INT),
+    _C("completed", gettext_lazy("Completed"), Kind.INT),
+    _C("attendance_rate", gettext_lazy("Attendance rate"), Kind.RATE),
+    _C("completion_rate", gettext_lazy("Completion rate"), Kind.RATE),
+    _C("avg_minutes", gettext_lazy("Average minutes"), Kind.DECIMAL),
+    _C("credit_hours", gettext_lazy("Credit hours"), Kind.DECIMAL),
+)
+
+
+def cadre_columns(*, single_lecture: bool) -> tuple[Column, ...]:
+    flag = Kind.FLAG if single_lecture else Kind.INT
+    columns = [
+        _C("name", gettext_lazy("Name"), Kind.TEXT),
+        _C("unit", gettext_lazy("Unit"), Kind.TEXT),
+        _C("job_title", gettext_lazy("Position"), Kind.TEXT),
+        _C("phone", gettext_lazy("Mobile phone"), Kind.TEXT),
+        _C("enrolled", gettext_lazy("Enrolled"), Kind.FLAG),
+        _C("attended", gettext_lazy("Attended"), flag),
+        _C("in_person", gettext_lazy("In person"), flag),
+        _C("online_live", gettext_lazy("Online live"), flag),
+        _C("replay", gettext_lazy("Replay"), flag),
+        _C("completed", gettext_lazy("Completed"), flag),
+    ]
+    if not single_lecture:
+        columns.append(_C("attendance_rate", gettext_lazy("Attendance rate"), Kind.RATE))
+    columns += [
+        _C("minutes", gettext_lazy("Minutes watched"), Kind.DECIMAL),
+        _C("credit_hours", gettext_lazy("Credit hours"), Kind.DECIMAL),
+    ]
+    return tuple(columns)
+
+
+UNIT_SORT_KEYS = frozenset(c.key for c in UNIT_COLUMNS)
+CADRE_SORT_KEYS = frozenset(c.key for c in cadre_columns(single_lecture=False)) - {"phone"}
+
+VIEWS = ("units", "cadres")
+LEVELS: tuple[str, ...] = tuple(str(k) for k in OrgUnit.TERRITORIAL)
+CADRES_PER_PAGE = 100
+
+_ID = re.compile(r"^[0-9]{1,10}$")
+_UNIT = re.compile(r"^(?:[0-9]{12}|pk:[0-9]{1,10})$")
+_SORT = re.compile(r"^-?[a-z_]{1,32}$")
+_ONE_DP = Decimal("0.1")
+
+
+def cell_text(column: Column, value: Any) -> str:
+    """A value as the page shows it (and as the export writes rates and flags)."""
+    if value is None:
+        return "—"
+    if column.kind == Kind.RATE:
+        percent = (Decimal(value) * 100).quantize(_ONE_DP, rounding=ROUND_HALF_UP)
+        return f"{percent}%"
+    if column.kind == Kind.FLAG:
+        return _("Yes") if value else _("No")
+    if column.kind == Kind.DECIMAL:
+        return str(Decimal(value).quantize(_ONE_DP, rounding=ROUND_HALF_UP))
+    return str(value)
+
+
+def cell_export(column: Column, value: Any) -> Any:
+    """A value as the CSV/XLSX holds it: counts and decimals stay numbers, the rest is text
+    exactly as on the page."""
+    if value is None:
+        return "—"
+    if column.kind == Kind.INT:
+        return int(value)
+    if column.kind == Kind.DECIMAL:
+        return Decimal(value).quantize(_ONE_DP, rounding=ROUND_HALF_UP)
+    return cell_text(column, value)
+
+
+# ---------------------------------------------------------------------------------------
+# Request parsing and authorisation
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """A parsed, authorised report request."""
+
+    user: User
+    scope: Scope
+    root: OrgUnit  # the viewer's scope root above (or at) ``unit``
+    unit: OrgUnit
+    programme: Programme | None  # None: nothing to report on yet (show the chooser)
+    lecture: Lecture | None  # None with a programme: the whole programme
+    lectures: tuple[Lecture, ...]  # the lectures counted (started ones of the programme)
+    view: str = "units"
+    level: str = ""
+    sort: str = ""
+    descending: bool = False
+    page: int = 1
+    fmt: str = "html"
+
+    @property
+    def lecture_ids(self) -> list[int]:
+        return [int(lec.pk) for lec in self.lectures]
+
+    @property
+    def single_lecture(self) -> bool:
+        return self.lecture is not None
+
+    def query(self, **changes: Any) -> dict[str, str]:
+        """The query parameters of this report, with ``changes`` (``None`` drops a key)."""
+        params: dict[str, str] = {}
+        if self.lecture is not None:
+            params["lecture"] = str(self.lecture.pk)
+        elif self.programme is not None:
+            params["programme"] = str(self.programme.pk)
+        params["unit"] = unit_param(self.unit)
+        if self.view != "units":
+            params["view"] = self.view
+        if self.level:
+            params["level"] = self.level
+        if self.sort:
+            params["sort"] = ("-" if self.descending else "") + self.sort
+        if self.page != 1:
+            params["page"] = str(self.page)
+        for key, value in changes.items():
+            if value is None:
+                params.pop(key, None)
+            else:
+                params[key] = str(value)
+        return params
+
+
+def unit_param(unit: OrgUnit) -> str:
+    return unit.code or f"pk:{unit.pk}"
+
+
+def _one(params: Mapping[str, Any], name: str) -> str:
+    """A single query value ('' when absent); a repeated parameter is an error."""
+    getlist = getattr(params, "getlist", None)
+    values = getlist(name) if getlist is not None else [params[name]] if name in params else []
+    if len(values) > 1:
+        raise ReportError(ReportErrorCode.REPEATED_PARAMETER)
+    return str(values[0]).strip() if values else ""
+
+
+def report_request_parse(
+    *,
+    user: User,
+    params: Mapping[str, Any],
+    formats: Sequence[str] = ("html", "csv", "xlsx"),
+) -> ReportRequest:
+    """Check and resolve the report parameters for ``user``.
+
+    Raises ``ReportError`` (400) for malformed values, ``Http404`` for an unknown lecture,
+    programme or unit, ``PermissionDenied`` for a unit outside the user's scope (or a user
+    without the report capability).
+    """
+    raw = {
+        name: _one(params, name)
+        for name in ("lecture", "programme", "unit", "format", "sort", "level", "view", "page")
+    }
+    # 1. Syntax: nothing reaches the database before it has the expected shape.
+    if raw["lecture"] and not _ID.match(raw["lecture"]):
+        raise ReportError(ReportErrorCode.INVALID_LECTURE)
+    if raw["programme"] and not _ID.match(raw["programme"]):
+        raise ReportError(ReportErrorCode.INVALID_PROGRAMME)
+    if raw["unit"] and not _UNIT.match(raw["unit"]):
+        raise ReportError(ReportErrorCode.INVALID_UNIT)
+    fmt = raw["format"] or "html"
+    if fmt not in formats:
+        raise ReportError(ReportErrorCode.INVALID_FORMAT)
+    view = raw["view"] or "units"
+    if view not in VIEWS:
+        raise ReportError(ReportErrorCode.INVALID_VIEW)
+    sort, descending = raw["sort"].removeprefix("-"), raw["sort"].startswith("-")
+    allowed = CADRE_SORT_KEYS if view == "cadres" else UNIT_SORT_KEYS
+    if raw["sort"] and (not _SORT.match(raw["sort"]) or sort not in allowed):
+        raise ReportError(ReportErrorCode.INVALID_SORT)
+    if raw["level"] and raw["level"] not in LEVELS:
+        raise ReportError(ReportErrorCode.INVALID_LEVEL)
+    page = 1
+    if raw["page"]:
+        if not _ID.match(raw["page"]) or int(raw["page"]) < 1:
+            raise ReportError(ReportErrorCode.INVALID_PAGE)
+        page = int(raw["page"])
+
+    # 2. Scope: who may read reports, and over which subtree.
+    scope = scope_for(user=user, capability=Capability.READ_REPORTS)
+    if scope.is_empty:
+        raise PermissionDenied(_("Attendance reports are for party-school and organisation staff."))
+    if raw["unit"]:
+        unit = unit_get_in_scope(user=user, capability=Capability.READ_REPORTS, code=raw["unit"])
+    else:
+        roots = scope.roots()
+        if not roots:
+            raise Http404(_("No such unit."))
+        unit = roots[0]
+    root = _scope_root(scope, unit)
+
+    # 3. What to report on.
+    lecture: Lecture | None = None
+    programme: Programme | None = None
+    if raw["lecture"]:
+        lecture = _lecture_get(int(raw["lecture"]))
+        programme = lecture.programme
+        if raw["programme"] and int(raw["programme"]) != programme.pk:
+            raise ReportError(ReportErrorCode.LECTURE_NOT_IN_PROGRAMME)
+    elif raw["programme"]:
+        programme = _programme_get(int(raw["programme"]))
+    else:
+        lecture = _default_lecture(scope)
+        programme = lecture.programme if lecture is not None else None
+
+    if programme is not None and not report_programme_visible(scope=scope, programme=programme):
+        raise Http404(_("No such programme."))
+
+    if raw["level"]:
+        depth = LEVELS.index(raw["level"])
+        if unit.kind not in LEVELS or depth <= LEVELS.index(unit.kind):
+            raise ReportError(ReportErrorCode.INVALID_LEVEL)
+
+    if lecture is not None:
+        lectures: tuple[Lecture, ...] = (lecture,)
+    elif programme is not None:
+        lectures = tuple(lectures_counted(programme=programme))
+    else:
+        lectures = ()
+    return ReportRequest(
+        user=user,
+        scope=scope,
+        root=root,
+        unit=unit,
+        programme=programme,
+        lecture=lecture,
+        lectures=lectures,
+        view="cadres" if view == "cadres" or unit.numchild == 0 else "units",
+        level=raw["level"] if view == "units" else "",
+        sort=sort,
+        descending=descending,
+        page=page,
+        fmt=fmt,
+    )
+
+
+def _scope_root(scope: Scope, unit: OrgUnit) -> OrgUnit:
+    """The top of the viewer's area above ``unit`` (the breadcrumb never goes higher)."""
+    if scope.everything:
+        root_path = unit.path[: OrgUnit.steplen]
+    else:
+        root_path = min((p for p in scope.paths if unit.path.startswith(p)), key=len)
+    if root_path == unit.path:
+        return unit
+    return OrgUnit.objects.get(path=root_path)
+
+
+def _lecture_get(lecture_id: int) -> Lecture:
+    try:
+        return Lecture.objects.select_related("programme").get(pk=lecture_id)
+    except Lecture.DoesNotExist as exc:
+        raise Http404(_("No such lecture.")) from exc
+
+
+def _programme_get(programme_id: int) -> Programme:
+    try:
+        return Programme.objects.get(pk=programme_id)
+    except Programme.DoesNotExist as exc:
+        raise Http404(_("No such programme.")) from exc
+
+
+def _started_q() -> Q:
+    return lecture_status_q(Lecture.Status.LIVE) | lecture_status_q(Lecture.Status.ENDED)
+
+
+def lectures_counted(*, programme: Programme) -> list[Lecture]:
+    """The programme's lectures that have started, in order (a programme report's ``n``)."""
+    return list(
+        Lecture.objects.filter(_started_q(), programme=programme)
+        .select_related("programme")
+        .order_by("sequence", "pk")
+    )
+
+
+def _default_lecture(scope: Scope) -> Lecture | None:
+    """The most recent started lecture of the first programme in the viewer's area."""
+    programmes = report_programmes(scope=scope)
+    if not programmes:
+        return None
+    return (
+        Lecture.objects.filter(_started_q(), programme=programmes[0])
+        .select_related("programme")
+        .order_by("-starts_at", "-pk")
+        .first()
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# The units view
+# ---------------------------------------------------------------------------------------
+
+
+class RowKind(enum.StrEnum):
+    UNIT = "unit"
+    DIRECT = "direct"  # 本级直属 / not under any unit of the chosen level
+    TOTAL = "total"
+
+
+@dataclass
+class ReportRow:
+    kind: RowKind
+    label: str
+    unit: OrgUnit | None
+    values: dict[str, Any]
+    has_children: bool = False
+
+    @property
+    def code(self) -> str:
+        return unit_param(self.unit) if self.unit is not None else ""
+
+
+@dataclass
+class UnitReport:
+    request: ReportRequest
+    columns: tuple[Column, ...]
+    rows: list[ReportRow]  # child units, sorted
+    direct: ReportRow | None
+    total: ReportRow
+    lectures_counted: int
+
+    def all_rows(self) -> list[ReportRow]:
+        """The rows as on the page and in the exports: units, 本级直属, total."""
+        return [*self.rows, *([self.direct] if self.direct else []), self.total]
+
+
+def _row_values(t: Totals, n: int, label: str) -> dict[str, Any]:
+    base = t.enrolled * n
+    return {
+        "name": label,
+        "headcount": t.headcount,
+        "enrolled": t.enrolled,
+        "enrolment_rate": Decimal(t.enrolled) / t.headcount if t.headcount else None,
+        "attended": t.attended,
+        "in_person": t.in_person,
+        "online_live": t.online_live,
+        "replay": t.replay,
+        "completed": t.completed,
+        "attendance_rate": Decimal(t.attended) / base if base else None,
+        "completion_rate": Decimal(t.completed) / base if base else None,
+        "avg_minutes": Decimal(t.seconds) / 60 / t.attended if t.attended else None,
+        "credit_hours": t.credit_hours,
+    }
+
+
+_TOTAL_FIELDS = tuple(f.name for f in fields(Totals))
+
+
+def _minus(total: Totals, parts: Sequence[Totals]) -> Totals:
+    """``total`` minus ``parts``, field by field (the 本级直属 remainder)."""
+    rest = Totals()
+    for name in _TOTAL_FIELDS:
+        setattr(rest, name, getattr(total, name) - sum(getattr(p, name) for p in parts))
+    return rest
+
+
+def report_units(*, unit: OrgUnit, level: str = "") -> list[OrgUnit]:
+    """The rows' units: the children of ``unit``, or its descendants of kind ``level``."""
+    if level:
+        qs = OrgUnit.objects.filter(path__startswith=unit.path, kind=level).exclude(pk=unit.pk)
+    else:
+        qs = OrgUnit.objects.filter(
+            path__startswith=unit.path, depth=unit.depth + 1
+        )  # == get_children(), one indexed range scan
+    return list(qs.order_by("path"))
+
+
+def unit_report_build(*, request: ReportRequest) -> UnitReport:
+    """The units view: a few reads of the summary tables, whatever the number of cadres."""
+    units = report_units(unit=request.unit, level=request.level)
+    n = len(request.lectures)
+    totals = (
+        summary_totals(
+            unit_ids=[request.unit.pk, *(u.pk for u in units)],
+            lecture_ids=request.lecture_ids,
+            programme_id=request.programme.pk,
+        )
+        if request.programme is not None
+        else {u.pk: Totals() for u in [request.unit, *units]}
+    )
+    rows = [
+        ReportRow(
+            kind=RowKind.UNIT,
+            label=u.name,
+            unit=u,
+            values=_row_values(totals[u.pk], n, u.name),
+            has_children=u.numchild > 0,
+        )
+        for u in units
+    ]
+    rest = _minus(totals[request.unit.pk], [totals[u.pk] for u in units])
+    direct = None
+    if any(getattr(rest, f) for f in ("headcount", "enrolled", "attended", "completed", "seconds")):
+        label = (
+            _("Not under any unit of this level") if request.level else _("Directly in this unit")
+        )
+        direct = ReportRow(kind=RowKind.DIRECT, label=label, unit=None, values={})
+        direct.values = _row_values(rest, n, label)
+    total_label = _("Total")
+    total = ReportRow(
+        kind=RowKind.TOTAL,
+        label=total_label,
+        unit=request.unit,
+        values=_row_values(totals[request.unit.pk], n, total_label),
+    )
+    if request.sort:
+        rows = _sorted(rows, request.sort, request.descending)
+    return UnitReport(
+        request=request,
+        columns=UNIT_COLUMNS,
+        rows=rows,
+        direct=direct,
+        total=total,
+        lectures_counted=n,
+    )
+
+
+def _sorted(rows: list[ReportRow], key: str, descending: bool) -> list[ReportRow]:
+    """Sort by one column; empty values (—) last either way; ties keep the tree order."""
+    present = [r for r in rows if r.values.get(key) is not None]
+    missing = [r for r in rows if r.values.get(key) is None]
+    present.sort(key=lambda r: r.values[key], reverse=descending)
+    return present + missing
+
+
+def unit_report_table(*, report: UnitReport) -> tuple[list[str], list[list[Any]]]:
+    """Headers and rows for the CSV/XLSX: exactly the table on the page."""
+    headers = [str(c.label) for c in report.columns]
+    rows = [
+        [cell_export(c, row.values[c.key]) for c in report.columns] for row in report.all_rows()
+    ]
+    return headers, rows
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    lecture: Lecture
+    attendance_rate: Decimal | None
+    completion_rate: Decimal | None
+
+
+def programme_trend(*, request: ReportRequest) -> list[TrendPoint]:
+    """The chosen unit's rates lecture by lecture (the programme chart); two queries."""
+    if request.programme is None or request.single_lecture:
+        return []
+    enrolled = summary_totals(
+        unit_ids=[request.unit.pk], lecture_ids=[], programme_id=request.programme.pk
+    )[request.unit.pk].enrolled
+    per_lecture = {
+        lecture_id: (attended, completed)
+        for lecture_id, attended, completed in LectureUnitSummary.objects.filter(
+            unit=request.unit, lecture_id__in=request.lecture_ids
+        ).values_list("lecture_id", "attended", "completed")
+    }
+    points = []
+    for lecture in request.lectures:
+        attended, completed = per_lecture.get(int(lecture.pk), (0, 0))
+        points.append(
+            TrendPoint(
+                lecture=lecture,
+                attendance_rate=Decimal(attended) / enrolled if enrolled else None,
+                completion_rate=Decimal(completed) / enrolled if enrolled else None,
+            )
+        )
+    return points
+
+
+# ---------------------------------------------------------------------------------------
+# The cadres view
+# ---------------------------------------------------------------------------------------
+
+_BITS_WITH = {bit: [v for v in range(32) if v & bit] for bit in (ATTENDED, IN_PERSON, LIVE, REPLAY)}
+_BITS_WITH[COMPLETED] = [v for v in range(32) if v & COMPLETED and v & ATTENDED]
+
+
+@dataclass
+class CadreList:
+    request: ReportRequest
+    columns: tuple[Column, ...]
+    rows: list[dict[str, Any]]
+    count: int
+    page: int
+    pages: int
+    summary: dict[str, Any] = field(default_factory=dict)  # the unit's row (from summaries)
+
+
+def cadre_queryset(*, request: ReportRequest) -> QuerySet[User, dict[str, Any]]:
+    """Every cadre of the unit's subtree with the counts of the chosen lecture(s), sorted."""
+    ids = request.lecture_ids
+    here = Q(attendances__lecture_id__in=ids)
+
+    def count(bit: int) -> Count:
+        return Count("attendances", filter=here & Q(attendances__tally__in=_BITS_WITH[bit]))
+
+    enrolled: Any = Value(False)
+    if request.programme is not None:
+        enrolled = Exists(
+            Enrolment.objects.filter(
+                user=OuterRef("pk"),
+                programme_id=request.programme.pk,
+                status=Enrolment.Status.ACTIVE,
+            )
+        )
+    qs: Any = (  # (the stubs' annotated TypedDict types add nothing here)
+        User.objects.filter(unit__path__startswith=request.unit.path)
+        .annotate(
+            r_enrolled=enrolled,
+            r_attended=count(ATTENDED),
+            r_in_person=count(IN_PERSON),
+            r_online_live=count(LIVE),
+            r_replay=count(REPLAY),
+            r_completed=count(COMPLETED),
+            r_seconds=Coalesce(Sum("attendances__tally_seconds", filter=here), 0),
+            r_credit=Coalesce(
+                Sum(
+                    "attendances__lecture__credit_hours",
+                    filter=here & Q(attendances__tally__in=_BITS_WITH[COMPLETED]),
+                ),
+                Value(Decimal("0")),
+                output_field=DecimalField(max_digits=8, decimal_places=1),
+            ),
+        )
+        .values(
+            "pk",
+            "full_name",
+            "username",
+            "first_name",
+            "last_name",
+            "phone",
+            "job_title",
+            "unit__name",
+            "unit__path",
+            "r_enrolled",
+            "r_attended",
+            "r_in_person",
+            "r_online_live",
+            "r_replay",
+            "r_completed",
+            "r_seconds",
+            "r_credit",
+        )
+    )
+    return qs.order_by(*_cadre_order(request))
+
+
+_CADRE_ORDER = {
+    "name": ("full_name", "username"),
+    "unit": ("unit__name",),
+    "job_title": ("job_title",),
+    "enrolled": ("r_enrolled",),
+    "attended": ("r_attended",),
+    "in_person": ("r_in_person",),
+    "online_live": ("r_online_live",),
+    "replay": ("r_replay",),
+    "completed": ("r_completed",),
+    "attendance_rate": ("r_attended",),  # the same n for every cadre
+    "minutes": ("r_seconds",),
+    "credit_hours": ("r_credit",),
+}
+
+
+def _cadre_order(request: ReportRequest) -> list[Any]:
+    tail = ["unit__path", "full_name", "pk"]
+    if not request.sort:
+        return tail
+    fields = _CADRE_ORDER[request.sort]
+    return [F(f).desc() if request.descending else F(f).asc() for f in fields] + tail
+
+
+def _cadre_values(row: Mapping[str, Any], n: int) -> dict[str, Any]:
+    name = row["full_name"] or f"{row['last_name']}{row['first_name']}" or row["username"]
+    enrolled = bool(row["r_enrolled"])
+    return {
+        "pk": row["pk"],
+        "name": name,
+        "unit": row["unit__name"] or "",
+        "job_title": row["job_title"] or "",
+        "phone": mask_phone(row["phone"]),
+        "enrolled": enrolled,
+        "attended": row["r_attended"],
+        "in_person": row["r_in_person"],
+        "online_live": row["r_online_live"],
+        "replay": row["r_replay"],
+        "completed": row["r_completed"],
+        "attendance_rate": Decimal(row["r_attended"]) / n if enrolled and n else None,
+        "minutes": Decimal(int(row["r_seconds"] or 0)) / 60,
+        "credit_hours": Decimal(row["r_credit"] or 0),
+    }
+
+
+def cadre_list_build(*, request: ReportRequest, per_page: int = CADRES_PER_PAGE) -> CadreList:
+    """One page of the cadres view (the count, one page of rows, the unit's summary row)."""
+    columns = cadre_columns(single_lecture=request.single_lecture)
+    n = len(request.lectures)
+    count = cadre_count(request=request)
+    pages = max(1, -(-count // per_page))
+    if request.page > pages:
+        raise ReportError(ReportErrorCode.INVALID_PAGE)
+    start = (request.page - 1) * per_page
+    rows = [_cadre_values(r, n) for r in cadre_queryset(request=request)[start : start + per_page]]
+    summary: dict[str, Any] = {}
+    if request.programme is not None:
+        t = summary_totals(
+            unit_ids=[request.unit.pk],
+            lecture_ids=request.lecture_ids,
+            programme_id=request.programme.pk,
+        )[request.unit.pk]
+        summary = _row_values(t, n, request.unit.name)
+    return CadreList(
+        request=request,
+        columns=columns,
+        rows=rows,
+        count=count,
+        page=request.page,
+        pages=pages,
+        summary=summary,
+    )
+
+
+def cadre_count(*, request: ReportRequest) -> int:
+    return User.objects.filter(unit__path__startswith=request.unit.path).count()
+
+
+def cadre_table(*, request: ReportRequest) -> tuple[list[str], Iterator[list[Any]]]:
+    """Headers and every row of the cadres view (all pages), streamed from a server-side
+    cursor so a 100k-row export keeps memory flat."""
+    columns = cadre_columns(single_lecture=request.single_lecture)
+    n = len(request.lectures)
+
+    def rows() -> Iterator[list[Any]]:
+        for row in cadre_queryset(request=request).iterator(chunk_size=2000):
+            values = _cadre_values(row, n)
+            yield [cell_export(c, values[c.key]) for c in columns]
+
+    return [str(c.label) for c in columns], rows()
+
+
+# ---------------------------------------------------------------------------------------
+# Navigation
+# ---------------------------------------------------------------------------------------
+
+
+def report_breadcrumbs(*, request: ReportRequest) -> list[OrgUnit]:
+    """The units from the viewer's scope root down to the chosen unit (never above)."""
+    if request.root.pk == request.unit.pk:
+        return [request.unit]
+    paths = [
+        request.unit.path[:i]
+        for i in range(len(request.root.path), len(request.unit.path), OrgUnit.steplen)
+    ]
+    return [*OrgUnit.objects.filter(path__in=paths).order_by("depth"), request.unit]
+
+
+def report_subject(*, request: ReportRequest) -> str:
+    """``第3讲 标题`` or the programme title (file names, headings, audit)."""
+    if request.lecture is not None:
+        return _("Lecture %(n)s %(title)s") % {
+            "n": request.lecture.sequence,
+            "title": request.lecture.title,
+        }
+    return request.programme.title if request.programme is not None else ""
+
+
+def report_programme_choices(*, request: ReportRequest) -> list[Programme]:
+    """Programmes for the chooser (with their lectures prefetched)."""
+    return report_programmes(scope=request.scope)
+
+
+# ---------------------------------------------------------------------------------------
+# Exports (web and CLI)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReportExport:
+    filename: str
+    headers: list[str]
+    rows: Iterable[Sequence[Any]]
+    row_count: int
+
+
+def report_export_build(*, request: ReportRequest) -> ReportExport:
+    """What a CSV/XLSX of this report holds: exactly the table on the page (every page of
+    the cadres view)."""
+    subject = report_subject(request=request)
+    if request.view == "cadres":
+        headers, rows = cadre_table(request=request)
+        return ReportExport(
+            filename=export_filename(_("Attendance list"), request.unit.name, subject),
+            headers=headers,
+            rows=rows,
+            row_count=cadre_count(request=request),
+        )
+    report = unit_report_build(request=request)
+    headers, table = unit_report_table(report=report)
+    return ReportExport(
+        filename=export_filename(_("Attendance report"), request.unit.name, subject),
+        headers=headers,
+        rows=table,
+        row_count=len(table),
+    )
+
+
+def report_export_audit(
+    *, request: ReportRequest, fmt: str, row_count: int, via: str = "web"
+) -> None:
+    """The audit-log row of one export of this report."""
+    export_audit_write(
+        user=request.user,
+        report="attendance",
+        target=f"portal.orgunit:{request.unit.pk}",
+        fmt=fmt,
+        row_count=row_count,
+        params=request.query(page=None),
+        via=via,
+    )
