@@ -97,15 +97,18 @@ def _credit_mode(
     """Which credit (live or replay) this heartbeat may earn now, if any."""
     if times is None or not playing:
         return None
-    ended = times.forced == Lecture.Override.ENDED or epoch >= times.ends
-    if replay:
-        return REPLAY if times.replays_count and ended else None
-    if times.forced == Lecture.Override.ENDED:
-        return None
+    forced_end = times.forced == Lecture.Override.ENDED
     grace = int(settings.ATTENDANCE_GRACE_SECONDS)
-    if times.starts <= epoch <= times.ends + grace:
+    live_open = not forced_end and times.starts <= epoch <= times.ends + grace
+    if not replay:
+        return LIVE if live_open else None
+    if not forced_end and epoch < times.ends:
+        return None  # no replay of a lecture still running
+    if live_open:
+        # The grace after the end: a replay frame earns the same live window as a live
+        # frame would, so a stale live tab next to a replay tab cannot count twice.
         return LIVE
-    return None
+    return REPLAY if times.replays_count else None
 
 
 def _flushed_totals(*, user_id: int, lecture_id: int) -> tuple[int, int]:
@@ -162,8 +165,9 @@ def attendance_heartbeat(*, user: User, lecture_id: int, playing: bool, replay: 
 
     The window is ``floor(now / ATTENDANCE_HEARTBEAT_SECONDS)`` on the server clock; the
     client never states durations. Live credit only while the lecture runs (plus
-    ``ATTENDANCE_GRACE_SECONDS``); replay credit only after it ended and only when the
-    programme lets replays count; nothing unless the player is playing.
+    ``ATTENDANCE_GRACE_SECONDS``; a replay frame in the grace earns that same live window);
+    replay credit only after the grace and only when the programme lets replays count;
+    nothing unless the player is playing.
     """
     user_id = int(user.pk)
     credit = _heartbeat_credit(

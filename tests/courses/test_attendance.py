@@ -135,6 +135,19 @@ def test_replay_is_credited_separately_after_the_end(backend, clock, cadre, live
     assert (attendance.live_seconds, attendance.replay_seconds) == (30, 60)
 
 
+def test_live_and_replay_tabs_in_the_grace_earn_one_window(backend, clock, cadre, live_lecture):
+    """Found in review: after the end both modes were open, so two tabs doubled the credit."""
+    at(clock, live_lecture.ends_at + timedelta(seconds=5))
+    for _ in range(20):  # the 600 s grace, 30 s windows, a live and a replay tab
+        beat(cadre, live_lecture)
+        beat(cadre, live_lecture, replay=True)
+        clock.shift(30)
+    attendance_flush()
+    attendance = row(cadre, live_lecture)
+    assert attendance.live_seconds + attendance.replay_seconds <= 600
+    assert attendance.replay_seconds == 0
+
+
 def test_replay_earns_nothing_when_the_programme_says_so(backend, clock, cadre, live_lecture):
     live_lecture.programme.replays_count = False
     live_lecture.programme.save(update_fields=["replays_count"])
