@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
     Count,
@@ -75,6 +76,7 @@ class ReportErrorCode(enum.StrEnum):
     INVALID_PAGE = "invalid_page"
     REPEATED_PARAMETER = "repeated_parameter"
     LECTURE_NOT_IN_PROGRAMME = "lecture_not_in_programme"
+    TOO_MANY_CADRES = "too_many_cadres"
 
 
 _MESSAGES: dict[ReportErrorCode, Promise] = {
@@ -95,6 +97,10 @@ _MESSAGES: dict[ReportErrorCode, Promise] = {
     ReportErrorCode.INVALID_VIEW: gettext_lazy("Unknown report view."),
     ReportErrorCode.INVALID_PAGE: gettext_lazy("The page number is not valid."),
     ReportErrorCode.REPEATED_PARAMETER: gettext_lazy("A report parameter was given twice."),
+    ReportErrorCode.TOO_MANY_CADRES: gettext_lazy(
+        "This unit has too many cadres to list on screen: open a lower unit, or download "
+        "the list as CSV or Excel."
+    ),
     ReportErrorCode.LECTURE_NOT_IN_PROGRAMME: gettext_lazy(
         "This lecture does not belong to the chosen programme."
     ),
@@ -743,6 +749,9 @@ def cadre_list_build(*, request: ReportRequest, per_page: int = CADRES_PER_PAGE)
     columns = cadre_columns(single_lecture=request.single_lecture)
     n = len(request.lectures)
     count = cadre_count(request=request)
+    if count > int(settings.REPORT_CADRE_LIST_MAX):
+        # Each page sorts the whole subtree's rows; the downloads stream them instead.
+        raise ReportError(ReportErrorCode.TOO_MANY_CADRES)
     pages = max(1, -(-count // per_page))
     if request.page > pages:
         raise ReportError(ReportErrorCode.INVALID_PAGE)

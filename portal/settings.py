@@ -308,6 +308,9 @@ if ATTENDANCE_CHECKIN_OPEN_MINUTES < 0 or ATTENDANCE_CHECKIN_QR_SECONDS < 1:
 # --- REPORTS (courses/summaries.py, issue 5) -----------------------------------------------
 # Per-process memo of the cadre headcount per unit subtree (also reset when cadres change).
 REPORT_HEADCOUNT_SECONDS = env.int("REPORT_HEADCOUNT_SECONDS", default=300)
+# The on-screen cadre list of a report pages through at most this many cadres (a bigger
+# subtree: drill down, or download the list, which streams).
+REPORT_CADRE_LIST_MAX = env.int("REPORT_CADRE_LIST_MAX", default=20000)
 # Minutes after a lecture ends before its 通报 ranking goes to the subscribers (beat entry
 # "notifications-ranking"; notifications/ranking.py).
 REPORT_RANKING_DELAY_MINUTES = env.int("REPORT_RANKING_DELAY_MINUTES", default=30)

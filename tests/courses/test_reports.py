@@ -609,3 +609,15 @@ def test_programme_outside_the_area_is_unknown(client: Any, data: Data, school_s
             if name == "courses:ranking" and "lecture" in params:
                 continue
             assert client.get(reverse(name), params).status_code == 404
+
+
+def test_cadre_list_of_a_huge_unit_asks_to_drill_down(
+    client: Any, data: Data, school_staff: User, settings: Any
+) -> None:
+    settings.REPORT_CADRE_LIST_MAX = 2
+    client.force_login(school_staff)
+    params = {"lecture": data.first.pk, "unit": data.tree.xihu.code, "view": "cadres"}
+    response = client.get(URL, params)
+    assert response.status_code == 400
+    assert "下级单位" in response.content.decode() or "下载" in response.content.decode()
+    assert client.get(URL, {**params, "format": "csv"}).status_code == 200  # downloads stream
