@@ -11,11 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,9 +30,9 @@ from courses.attendance_buffer import buffer_reset
 from courses.models import Attendance, Lecture, Programme
 from courses.services import enrolment_create
 from portal.models import User
-from tests.conftest import service_missing
 from tests.factories import LectureFactory, UserFactory
-from tests.livestream.servers import daphne, free_port, production_env
+from tests.livestream.servers import daphne, production_env
+from tests.redis_server import PrivateRedis
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest.mark.slow]
 
@@ -45,51 +40,12 @@ USERS = 4
 HEARTBEAT_EVERY = 0.7  # s; the window is 1 s (ATTENDANCE_HEARTBEAT_SECONDS)
 
 
-class DurableRedis:
-    """redis-server with AOF fsynced on every write; killed hard and started again."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            service_missing("redis-server")
-        self.binary = str(binary)
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="zx-aof-redis-")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir]
-        args += ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]
-        self.proc = subprocess.Popen(
-            [self.binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-            self.proc = None
-
-
 @pytest.fixture
-def durable_redis() -> Iterator[DurableRedis]:
-    server = DurableRedis()
+def durable_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis(durable=True)
     server.start()
     yield server
-    server.kill()
-    shutil.rmtree(server.dir, ignore_errors=True)
+    server.remove()
 
 
 @pytest.fixture
@@ -171,7 +127,7 @@ class Viewer:
 
 
 def test_no_acknowledged_heartbeat_is_lost_across_a_redis_restart(
-    durable_redis: DurableRedis,
+    durable_redis: PrivateRedis,
     cadres: list[User],
     running_lecture: Lecture,
     settings: Any,
@@ -179,10 +135,10 @@ def test_no_acknowledged_heartbeat_is_lost_across_a_redis_restart(
 ) -> None:
     prefix = f"zxrr:{uuid.uuid4().hex[:8]}:"
     env = production_env(
-        redis_url=durable_redis.url,
+        redis_url=f"{durable_redis.url}/0",
         prefix=prefix,
         extra={
-            "ATTENDANCE_REDIS_URL": durable_redis.url,
+            "ATTENDANCE_REDIS_URL": f"{durable_redis.url}/0",
             "ATTENDANCE_REDIS_PREFIX": prefix,
             "ATTENDANCE_HEARTBEAT_SECONDS": "1",
             "ATTENDANCE_FLUSH_SECONDS": "3600",
@@ -199,7 +155,7 @@ def test_no_acknowledged_heartbeat_is_lost_across_a_redis_restart(
         tasks = [asyncio.create_task(v.run(until, reconnect_at=start + 8)) for v in viewers]
         await asyncio.sleep(4)
         timeline["killed"] = time.monotonic()
-        await asyncio.to_thread(durable_redis.kill)
+        await asyncio.to_thread(durable_redis.stop, hard=True)
         await asyncio.sleep(1.5)
         await asyncio.to_thread(durable_redis.start)
         timeline["restarted"] = time.monotonic()
@@ -211,7 +167,7 @@ def test_no_acknowledged_heartbeat_is_lost_across_a_redis_restart(
         viewers = asyncio.run(scenario(port))
 
     # flush the restarted buffer into PostgreSQL (as beat would)
-    settings.ATTENDANCE_REDIS_URL = durable_redis.url
+    settings.ATTENDANCE_REDIS_URL = f"{durable_redis.url}/0"
     settings.ATTENDANCE_REDIS_PREFIX = prefix
     buffer_reset()
     lecture_cache_clear()
