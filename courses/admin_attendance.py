@@ -46,7 +46,7 @@ from django.utils.translation import gettext_lazy as _
 from courses.attendance import attendance_override_create
 from courses.models import Attendance, AttendanceOverride, Lecture, Programme
 from courses.summaries import _latest_override  # the newest correction's value, per row
-from portal.admin import ScopedAdminMixin, request_scope, request_user
+from portal.admin import ReadOnlyAdminMixin, request_scope, request_user
 from portal.models import OrgUnit, mask_phone
 from portal.scopes import Scope
 
@@ -262,19 +262,6 @@ RAW_FIELDS = (
     "credit_hours_earned",
     "updated_at",
 )
-
-
-class ReadOnlyAdminMixin(ScopedAdminMixin):
-    """View only: nobody adds, changes or deletes these rows through the admin."""
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Attendance)

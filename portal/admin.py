@@ -449,15 +449,8 @@ class OrgUnitAdmin(AuditedAdminMixin, ScopedAdminMixin, TreeAdmin):
 # ---------------------------------------------------------------------------
 # The audit log (read-only)
 # ---------------------------------------------------------------------------
-@admin.register(AuditLog)
-class AuditLogAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("at", "user", "action", "target")
-    list_filter = ("action",)
-    search_fields = ("action", "target", "user__username", "user__full_name")
-    date_hierarchy = "at"
-    list_select_related = ("user",)
-    readonly_fields = ("at", "user", "action", "target", "detail")
-    scope_prefix = "user__unit__"
+class ReadOnlyAdminMixin(ScopedAdminMixin):
+    """View only: nobody adds, changes or deletes these rows through the admin."""
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
@@ -467,3 +460,14 @@ class AuditLogAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("at", "user", "action", "target")
+    list_filter = ("action",)
+    search_fields = ("action", "target", "user__username", "user__full_name")
+    date_hierarchy = "at"
+    list_select_related = ("user",)
+    readonly_fields = ("at", "user", "action", "target", "detail")
+    scope_prefix = "user__unit__"
