@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -167,9 +168,9 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
         if frames is None:
             frames = self.frames = []
         frames.append(now)
-        oldest = now - float(settings.LIVE_FLOOD_WINDOW_SECONDS)
-        if frames[0] <= oldest:
-            del frames[: next((i for i, t in enumerate(frames) if t > oldest), len(frames))]
+        expired = bisect_right(frames, now - float(settings.LIVE_FLOOD_WINDOW_SECONDS))
+        if expired:
+            del frames[:expired]
         if len(frames) > int(settings.LIVE_FLOOD_FRAMES):
             await self._finish(CLOSE_FLOODING)
             return
