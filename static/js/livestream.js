@@ -362,7 +362,13 @@
   window.zhixingLive = { send: send, config: cfg, messages: M,
                          questions: questions, get role() { return role; } };
 
-  document.addEventListener("DOMContentLoaded", function () {
+  // Start once: a deferred script runs while readyState is "interactive", before the
+  // document's own DOMContentLoaded (firing a synthetic one here would start twice: two
+  // sockets, two heartbeat timers).
+  var started = false;
+  function start() {
+    if (started) return;
+    started = true;
     setupAsk();
     setupTabs();
     render();
@@ -371,6 +377,7 @@
     setupAttention();
     startHeartbeats();
     connect();
-  });
-  if (document.readyState !== "loading") document.dispatchEvent(new Event("DOMContentLoaded"));
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

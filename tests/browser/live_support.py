@@ -39,5 +39,8 @@ def signed_in_page(
     context = browser.new_context(viewport=viewport, locale="zh-CN")
     context.add_cookies([{"name": "sessionid", "value": session_cookie(user), "url": server}])
     page = context.new_page()
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.opened_sockets = sockets  # the websockets this page opened (a room opens one)
     page.goto(url)
     return page

@@ -38,12 +38,15 @@ def test_moderator_keyboard_and_projector(server, browser, cadre, organiser, pro
         pages += [asker, mod, screen]
         for page in pages:
             expect(page.locator("#live-conn")).to_have_text("已连接", timeout=10_000)
+            assert len(page.opened_sockets) == 1, page.opened_sockets  # the room starts once
         expect(screen.locator("#screen-empty")).not_to_be_empty()
 
         texts = ["第一问：算力从哪里来?", "第二问：数据安全怎么管?", "第三问：基层怎么学?"]
-        for text in texts:
+        mine = asker.locator("#question-list li.pending")
+        for i, text in enumerate(texts):
             asker.fill("#ask-text", text)
             asker.click("#ask-send")
+            expect(mine).to_have_count(i + 1)  # each ask is answered before the next
             expect(asker.locator("#ask-status")).to_contain_text("审核通过后")
         queue = mod.locator("#queue-list .queue-item")
         expect(queue).to_have_count(3, timeout=10_000)
