@@ -73,6 +73,7 @@ def _messages() -> dict[str, str]:
         "play_error": _("The video cannot be played in this browser."),
         "days": _("%(n)s d"),
         "waiting_screen": _("Questions put on screen by the moderator appear here."),
+        "viewers": _("%(n)s watching"),
     }
 
 

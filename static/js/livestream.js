@@ -204,7 +204,7 @@
 
   function setViewers(count) {
     var v = $("live-viewers");
-    if (v && typeof count === "number") v.textContent = "👥 " + count;
+    if (v && typeof count === "number") v.textContent = fmt(M.viewers, { n: count });
   }
 
   // -- player, status, countdown ---------------------------------------------------------

@@ -79,6 +79,7 @@ def test_moderator_keyboard_and_projector(server, browser, cadre, organiser, pro
         mod.locator("body").press("h")
         expect(screen.locator("#screen-text")).to_have_text(texts[1], timeout=10_000)
         expect(screen.locator("#screen-empty")).to_be_empty()
+        expect(screen.locator("#live-viewers")).to_contain_text("人在线")  # text, no emoji
         font = screen.locator("#screen-text").evaluate(
             "el => parseFloat(getComputedStyle(el).fontSize)"
         )
