@@ -34,6 +34,7 @@ from courses.attendance_buffer import (
     MemoryBuffer,
     buffer_get,
 )
+from courses.hot_settings import hot_settings
 from courses.models import Attendance, AttendanceOverride, Lecture
 from courses.summaries import attendance_summaries_sync, attendance_summaries_sync_staged
 from portal.models import AuditLog, User
@@ -98,7 +99,7 @@ def _credit_mode(
     if times is None or not playing:
         return None
     forced_end = times.forced == Lecture.Override.ENDED
-    grace = int(settings.ATTENDANCE_GRACE_SECONDS)
+    grace = hot_settings().grace_seconds  # = int(settings.ATTENDANCE_GRACE_SECONDS)
     live_open = not forced_end and times.starts <= epoch <= times.ends + grace
     if not replay:
         return LIVE if live_open else None
@@ -147,7 +148,7 @@ def _heartbeat_credit(
 ) -> _Credit:
     """The credit rules of one heartbeat, on the server clock (shared by both paths)."""
     now = time.time()  # = timezone.now().timestamp(), without the settings look-up
-    window_seconds = int(settings.ATTENDANCE_HEARTBEAT_SECONDS)
+    window_seconds = hot_settings().heartbeat_seconds  # ATTENDANCE_HEARTBEAT_SECONDS
     return _Credit(
         lecture_id=lecture_id,
         user_id=user_id,
@@ -198,10 +199,11 @@ async def attendance_heartbeat_async(
     arrive together). Only a cold cache (the schedule, or the user's flushed totals) or a
     due local flush of the in-process buffer runs in a worker thread.
     """
+    fresh, times = _lecture_times_cached(lecture_id)  # no coroutine while cached
     credit = _heartbeat_credit(
         user_id=user_id,
         lecture_id=lecture_id,
-        times=await _lecture_times_async(lecture_id),
+        times=times if fresh else await _lecture_times_async(lecture_id),
         playing=playing,
         replay=replay,
     )

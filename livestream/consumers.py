@@ -15,11 +15,12 @@ from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 from django.db import close_old_connections
 from django.utils.translation import gettext as _
 
+from courses.attendance import attendance_heartbeat_async
 from courses.attention import AttentionGate, attention_gate_for
+from courses.hot_settings import hot_settings
 from livestream import protocol, selectors, services
 from livestream.attention import attention_answer_submit, attention_check_for_heartbeat
 from livestream.broadcast import encode
@@ -75,6 +76,21 @@ def _ask(access: RoomAccess, cmd: protocol.Ask) -> dict[str, Any]:
         "client_id": cmd.client_id,
         "question": question_payload(result.question),
     }
+
+
+_ACKS: dict[int, str] = {}
+_ACKS_MAX = 4096  # distinct totals kept encoded (a lecture's users share few totals)
+
+
+def _ack_text(credited: int) -> str:
+    """The encoded ``heartbeat.ack`` for a total: encoded once per value, not per ack."""
+    text = _ACKS.get(credited)
+    if text is None:
+        text = encode({"type": "heartbeat.ack", "credited_seconds": credited})
+        if len(_ACKS) >= _ACKS_MAX:
+            _ACKS.clear()
+        _ACKS[credited] = text
+    return text
 
 
 class LiveRoomConsumer(AsyncWebsocketConsumer):
@@ -137,6 +153,14 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
         """Channels' dispatch without its thread hop (``aclose_old_connections``) before
         every handler: this consumer never touches the ORM on the event loop, and every
         ``run_sync`` closes stale connections in its own worker thread."""
+        if message["type"] == "websocket.receive":
+            # = AsyncWebsocketConsumer.websocket_receive, one coroutine less per frame
+            text = message.get("text")
+            if text is not None:
+                await self.receive(text_data=text)
+            else:
+                await self.receive(bytes_data=message["bytes"])
+            return
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -168,13 +192,14 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
         if frames is None:
             frames = self.frames = []
         frames.append(now)
-        expired = bisect_right(frames, now - float(settings.LIVE_FLOOD_WINDOW_SECONDS))
+        hot = hot_settings()  # the LIVE_* settings without a settings look-up each
+        expired = bisect_right(frames, now - hot.flood_window_seconds)
         if expired:
             del frames[:expired]
-        if len(frames) > int(settings.LIVE_FLOOD_FRAMES):
+        if len(frames) > hot.flood_frames:
             await self._finish(CLOSE_FLOODING)
             return
-        limit = int(settings.LIVE_FRAME_MAX_BYTES)
+        limit = hot.frame_max_bytes
         size = len(bytes_data) if bytes_data is not None else len((text_data or "").encode())
         if size > limit:
             await self._finish(CLOSE_TOO_LARGE)
@@ -221,13 +246,18 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
             )
         elif isinstance(command, protocol.Heartbeat):
             # on the event loop: no thread hop per heartbeat (issue 4 benchmark)
-            credited = await services.attendance_heartbeat_async(
+            # (the gate checked here first: no coroutine per heartbeat without checks)
+            credited = await attendance_heartbeat_async(
                 user_id=seat.user_id,
                 lecture_id=seat.lecture_id,
-                playing=command.playing and await self._attentive(),
+                playing=command.playing and (self.attention is None or await self._attentive()),
                 replay=command.replay,
             )
-            await self._send_direct({"type": "heartbeat.ack", "credited_seconds": credited})
+            # pre-framed straight to daphne's socket when the hub writes to it directly (no
+            # Channels/daphne/autobahn send and Twisted write-wakeup)
+            text = _ack_text(credited)
+            if self.sink is None or not self.sink.reply(text):
+                await self.send(text_data=text)
         elif isinstance(command, protocol.AttentionAnswer):
             await self._attention_answer(command.check_id)
 
@@ -260,13 +290,6 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
 
     async def _send(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=encode(payload))
-
-    async def _send_direct(self, payload: dict[str, Any]) -> None:
-        """``_send`` for the hot path: pre-framed straight to daphne's socket when the hub
-        writes to it directly (no Channels/daphne/autobahn send and Twisted write-wakeup)."""
-        text = encode(payload)
-        if self.sink is None or not self.sink.reply(text):
-            await self.send(text_data=text)
 
     async def _error(self, exc: LiveError) -> None:
         payload: dict[str, Any] = {"type": "error", "code": exc.code.value, "message": exc.message}

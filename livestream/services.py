@@ -224,21 +224,3 @@ def question_moderate(
             reason=reason,
         )
     return question
-
-
-def attendance_heartbeat(*, user: User, lecture_id: int, playing: bool, replay: bool) -> int:
-    """Hand a heartbeat to attendance (courses owns credit); the user's credited seconds."""
-    from courses import services as courses_services
-
-    return courses_services.attendance_heartbeat(
-        user=user, lecture_id=lecture_id, playing=playing, replay=replay
-    )
-
-
-async def attendance_heartbeat_async(
-    *, user_id: int, lecture_id: int, playing: bool, replay: bool
-) -> int:
-    """``attendance_heartbeat`` on the event loop (no thread hop while caches are warm)."""
-    from courses.attendance import attendance_heartbeat_async as intake
-
-    return await intake(user_id=user_id, lecture_id=lecture_id, playing=playing, replay=replay)
