@@ -34,8 +34,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -45,7 +44,7 @@ from django.utils.translation import gettext_lazy as _
 
 from courses.attendance import attendance_override_create
 from courses.models import Attendance, AttendanceOverride, Lecture, Programme
-from courses.summaries import _latest_override  # the newest correction's value, per row
+from courses.summaries import completed_effective
 from portal.admin import ReadOnlyAdminMixin, request_scope, request_user
 from portal.models import OrgUnit, mask_phone
 from portal.scopes import Scope
@@ -319,7 +318,7 @@ class AttendanceAdmin(LookaheadAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
             super()
             .get_queryset(request)
             .select_related("user", "user__unit", "lecture", "lecture__programme", "venue")
-            .annotate(effective_=Coalesce(_latest_override(), F("completed")))
+            .annotate(effective_=completed_effective())
         )
 
     # -- columns ---------------------------------------------------------------------

@@ -34,11 +34,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import (
-    BooleanField,
     Case,
     Count,
     Exists,
-    F,
     IntegerField,
     OuterRef,
     Q,
@@ -50,7 +48,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from courses.models import Attendance, AttendanceOverride, Enrolment, Lecture, Programme
+from courses.models import Attendance, Enrolment, Lecture, Programme
+from courses.summaries import attended_q, completed_effective
 from portal.models import OrgUnit, User, mask_phone
 
 PAGE_SIZE = 50
@@ -93,21 +92,9 @@ class FollowUpPage:
     next_cursor: str | None
 
 
-def _attended_q() -> Q:
-    return Q(live_seconds__gt=0) | Q(replay_seconds__gt=0) | Q(checked_in_at__isnull=False)
-
-
 def _completed_rows(rows: QuerySet[Attendance]) -> QuerySet[Attendance]:
     """``rows`` whose lecture counts as completed, the newest correction winning."""
-    latest = Subquery(
-        AttendanceOverride.objects.filter(attendance=OuterRef("pk"))
-        .order_by("-at", "-pk")
-        .values("completed")[:1],
-        output_field=BooleanField(),
-    )
-    return rows.annotate(
-        done_=Coalesce(latest, F("completed"), output_field=BooleanField())
-    ).filter(done_=True)
+    return rows.annotate(done_=completed_effective()).filter(done_=True)
 
 
 def followup_queryset(*, query: FollowUpQuery) -> QuerySet[User]:
@@ -121,7 +108,7 @@ def followup_queryset(*, query: FollowUpQuery) -> QuerySet[User]:
         users = users.filter(~Exists(enrolled)).annotate(fu_hits=Value(0))
     elif query.lecture is not None:
         rows = Attendance.objects.filter(lecture_id=query.lecture.pk, user_id=OuterRef("pk"))
-        attended = Exists(rows.filter(_attended_q()))
+        attended = Exists(rows.filter(attended_q()))
         users = users.filter(Exists(enrolled))
         if query.kind == FollowUpKind.NOT_ATTENDED:
             users = users.filter(~attended).annotate(fu_hits=Value(0))
@@ -134,7 +121,7 @@ def followup_queryset(*, query: FollowUpQuery) -> QuerySet[User]:
             return User.objects.none().annotate(fu_hits=Value(0))
         rows = Attendance.objects.filter(lecture_id__in=query.started, user_id=OuterRef("pk"))
         good = (
-            rows.filter(_attended_q())
+            rows.filter(attended_q())
             if query.kind == FollowUpKind.NOT_ATTENDED
             else _completed_rows(rows)
         )

@@ -112,6 +112,16 @@ def _latest_override() -> Subquery:
     )
 
 
+def completed_effective() -> Coalesce:
+    """An ``Attendance`` row's completion with corrections applied (the newest one wins)."""
+    return Coalesce(_latest_override(), F("completed"), output_field=BooleanField())
+
+
+def attended_q() -> Q:
+    """``Attendance`` rows that count as attended (any mode)."""
+    return Q(live_seconds__gt=0) | Q(replay_seconds__gt=0) | Q(checked_in_at__isnull=False)
+
+
 def _chunks(ids: Sequence[int], size: int = _ID_CHUNK) -> Iterator[Sequence[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
@@ -513,11 +523,11 @@ def _attendance_state_rows(lecture_ids: Sequence[int]) -> QuerySet[Attendance]:
 
     return (
         Attendance.objects.filter(lecture_id__in=list(lecture_ids))
-        .annotate(done_=Coalesce(_latest_override(), F("completed"), output_field=BooleanField()))
+        .annotate(done_=completed_effective())
         .annotate(
             unit_=F("user__unit_id"),
             seconds_=F("live_seconds") + F("replay_seconds"),
-            bits_=flag(Q(live_seconds__gt=0) | Q(replay_seconds__gt=0) | checked, ATTENDED)
+            bits_=flag(attended_q(), ATTENDED)
             + flag(checked, IN_PERSON)
             + flag(Q(live_seconds__gt=0), LIVE)
             + flag(Q(replay_seconds__gt=0), REPLAY)

@@ -10,12 +10,7 @@ import tempfile
 import time
 
 from tests.conftest import service_missing
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.livestream.servers import free_port
 
 
 class PrivateRedis:
