@@ -61,6 +61,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture(autouse=True)
+def _process_state_fresh() -> Iterator[None]:
+    """Every test starts and ends with no process-global caches (``portal.process_state``)."""
+    from portal.process_state import process_state_reset_all
+
+    process_state_reset_all()
+    yield
+    process_state_reset_all()
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A clean real Redis database for this test."""
