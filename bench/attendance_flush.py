@@ -73,7 +73,7 @@ def load(n: int) -> tuple[int, list[int]]:
 
 def credit_windows(lecture_id: int, user_ids: list[int], first_window: int, count: int) -> float:
     """Credit ``count`` windows per user through the heartbeat Lua script; returns seconds."""
-    from courses.attendance_buffer import LIVE, RedisBuffer, buffer_get
+    from courses.attendance.buffer import LIVE, RedisBuffer, buffer_get
 
     buffer = buffer_get()
     assert isinstance(buffer, RedisBuffer)
@@ -157,7 +157,7 @@ def main() -> int:
         import django
 
         django.setup()
-        from courses.attendance import attendance_flush
+        from courses.attendance.credit import attendance_flush
         from courses.models import Attendance
 
         lecture_id, user_ids = load(options.users)

@@ -228,7 +228,7 @@ def main() -> int:
     from django.db import connection
 
     from courses.models import Attendance, Lecture, Programme
-    from courses.summaries import headcounts, summaries_rebuild
+    from courses.summaries.sync import headcounts, summaries_rebuild
     from portal.demo import programme as demo
     from portal.models import OrgUnit
 

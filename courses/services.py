@@ -13,13 +13,13 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from courses.attendance import attendance_flush as attendance_flush
-from courses.attendance import attendance_heartbeat as attendance_heartbeat
-from courses.attendance import attendance_override_create as attendance_override_create
+from courses.attendance.credit import attendance_flush as attendance_flush
+from courses.attendance.credit import attendance_heartbeat as attendance_heartbeat
+from courses.attendance.credit import attendance_override_create as attendance_override_create
 from courses.exceptions import EnrolmentError, EnrolmentErrorCode, ScheduleError
 from courses.models import Enrolment, Lecture, Programme, Venue
 from courses.selectors import user_in_audience
-from courses.summaries import enrolment_summaries_sync
+from courses.summaries.sync import enrolment_summaries_sync
 from portal.models import AuditLog, User
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
-from courses.summaries import (
+from courses.summaries.sync import (
     headcounts_changed,
     summaries_forget_user,
     summaries_sync_user,

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from courses import report_views, views
+from courses import views
+from courses.reports.views import attendance as report_views
 
 app_name = "courses"
 
@@ -21,7 +22,7 @@ urlpatterns = [
 ]
 
 # Venue check-in (issue 4 item 4; courses/checkin_views.py).
-from courses import checkin_views  # noqa: E402
+from courses.attendance import views as checkin_views  # noqa: E402
 
 _checkin = "lectures/<int:lecture_id>/venues/<int:venue_id>/check-in/"
 urlpatterns += [
@@ -33,7 +34,7 @@ urlpatterns += [
 ]
 
 # Follow-up lists and the 通报 ranking (issue 5 items 2–3; courses/followup_views.py).
-from courses import followup_views  # noqa: E402
+from courses.reports.views import followups as followup_views  # noqa: E402
 
 urlpatterns += [
     path("reports/attendance/follow-up/", followup_views.followup_list, name="followup"),

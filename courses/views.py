@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from courses import selectors, services
-from courses.checkin import checkin_venue_list_for_staff
+from courses.attendance.checkin import checkin_venue_list_for_staff
 from courses.exceptions import EnrolmentError, EnrolmentErrorCode
 from courses.forms import CatalogueFilterForm
 from courses.models import Lecture
@@ -133,7 +133,7 @@ def withdraw(request: HttpRequest, programme_id: int) -> HttpResponse:
 @login_required
 def study_record(request: HttpRequest) -> HttpResponse:
     """The signed-in cadre's own study record (学习档案): only ever the caller's rows."""
-    from courses.attendance import attendance_study_record
+    from courses.attendance.credit import attendance_study_record
 
     record = attendance_study_record(user=request_user(request))
     return render(request, "courses/study_record.html", {"record": record})

@@ -6,7 +6,7 @@ the common heartbeat path never gets here.
 
 from __future__ import annotations
 
-from courses.attention import AttentionGate, attention_answer, attention_check_get
+from courses.attendance.attention import AttentionGate, attention_answer, attention_check_get
 from livestream import broadcast
 
 

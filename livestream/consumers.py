@@ -18,9 +18,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import close_old_connections
 from django.utils.translation import gettext as _
 
-from courses.attendance import attendance_heartbeat_async
-from courses.attention import AttentionGate, attention_gate_for
-from courses.hot_settings import hot_settings
+from courses.attendance.attention import AttentionGate, attention_gate_for
+from courses.attendance.credit import attendance_heartbeat_async
+from courses.attendance.hot_settings import hot_settings
 from livestream import protocol, selectors, services
 from livestream.attention import attention_answer_submit, attention_check_for_heartbeat
 from livestream.broadcast import encode

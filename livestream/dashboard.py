@@ -5,7 +5,7 @@ The page renders the current figures, then opens the room's websocket as a moder
 updates from ``lecture.stats`` events. Those are sent by the hub's presence tick
 (``hub.py``), piggybacking on the viewer-count coalescing: one process per lecture and
 interval (LIVE_VIEWERS_INTERVAL_SECONDS) reads the figures once (a few indexed reads of the
-per-unit summary tables, see ``courses.summaries``) and publishes one event to the
+per-unit summary tables, see ``courses.summaries.sync``) and publishes one event to the
 lecture's moderators; no viewer ever causes a database read for it.
 """
 
@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from courses.models import Lecture
 from courses.selectors import lecture_is_moderator
-from courses.summaries import summary_totals
+from courses.summaries.sync import summary_totals
 from livestream import broadcast
 from livestream.events import iso
 from livestream.selectors import RoomAccess, lecture_get_for_room

@@ -510,7 +510,7 @@ class RankingSubscriptionForm(forms.ModelForm):
         fields = ("programme", "level", "unit", "rank_by", "active")
 
     def clean(self) -> dict[str, Any]:
-        from courses.ranking import level_is_below
+        from courses.reports.ranking import level_is_below
 
         data = super().clean() or {}
         unit = data.get("unit")

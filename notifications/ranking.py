@@ -8,7 +8,7 @@ How it travels::
         that delay) without a RankingDispatch yet:
             one transaction: INSERT RankingDispatch (unique per subscription and lecture:
             whoever inserts it sends; a re-run or a second beat finds it and sends nothing)
-            + the ranking text (courses.ranking, from the summaries)
+            + the ranking text (courses.reports.ranking, from the summaries)
             + a Reminder of kind ``ranking``, due now
     notifications.tick ──▶ claims the reminder like any other ─▶ reminder_plan(): the
         audience is ``ranking_audience_user_ids`` ─▶ the outbox (inbox for everyone, plus
@@ -39,7 +39,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from courses.models import Lecture
-from courses.ranking import RankBy, Ranking, ranking_build, ranking_units, started_lectures
+from courses.reports.ranking import RankBy, Ranking, ranking_build, ranking_units, started_lectures
 from notifications.models import RankingDispatch, RankingSubscription, Reminder, ReminderKind
 from portal.models import OrgUnit, Role, User
 from portal.scopes import Capability, Scope, scope_for

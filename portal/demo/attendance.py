@@ -19,7 +19,7 @@ Who attends (one ``Attendance`` row per cadre and lecture, like the buffer flush
 Consistency with the flush
     Seconds are whole 30-second heartbeat windows; ``completed`` is "checked in, or live +
     replay seconds ≥ ceil(completion ratio × duration)", and ``credit_hours_earned`` is the
-    lecture's credit when completed, else 0: exactly what ``courses.attendance`` writes.
+    lecture's credit when completed, else 0: exactly what ``courses.attendance.credit`` writes.
 
 Deterministic and idempotent
     Every cadre draws from their own RNG (seeded with ``ATTENDANCE_SEED`` and the user id),
@@ -47,7 +47,7 @@ from typing import Literal
 from django.db import connection
 
 from courses.models import Attendance, Enrolment, Lecture, Programme
-from courses.summaries import attendance_bits
+from courses.summaries.sync import attendance_bits
 from portal.models import OrgUnit, User
 
 ATTENDANCE_SEED = 5_2025
@@ -327,7 +327,7 @@ _STAGE = "demo_attendance_stage"
 
 
 def _tally(live: int, replay: int, checked: int | None, done: bool) -> int:
-    """The snapshot the rebuild would store (``courses.summaries``): writing it here means
+    """The snapshot the rebuild would store (``courses.summaries.sync``): writing it here means
     the ``summaries_rebuild`` that follows the seed rewrites none of these rows."""
     return attendance_bits(live=live, replay=replay, checked_in=checked is not None, completed=done)
 

@@ -29,7 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from courses.models import Enrolment, Lecture, Programme, Speaker, Venue
-from courses.summaries import headcounts_changed, summaries_rebuild
+from courses.summaries.sync import headcounts_changed, summaries_rebuild
 from portal.demo import people
 from portal.demo import programme as data
 from portal.demo.attendance import Which, demo_attendance_seed

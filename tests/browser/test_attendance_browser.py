@@ -20,8 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, WebSocket, expect
 
-from courses.attendance import attendance_flush, lecture_cache_clear
-from courses.attendance_buffer import buffer_reset
+from courses.attendance.buffer import buffer_reset
+from courses.attendance.credit import attendance_flush, lecture_cache_clear
 from courses.models import Lecture, Programme
 from courses.services import enrolment_create
 from portal.models import User

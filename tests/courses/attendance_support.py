@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from courses.attendance import lecture_cache_clear
-from courses.attendance_buffer import buffer_get, buffer_reset
+from courses.attendance.buffer import buffer_get, buffer_reset
+from courses.attendance.credit import lecture_cache_clear
 from courses.models import Lecture, Programme
 from tests.factories import LectureFactory
 

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from courses.models import Attendance, Enrolment, Lecture, Programme
-from courses.summaries import (
+from courses.summaries.sync import (
     attendance_summaries_sync,
     enrolment_summaries_sync,
     headcounts_changed,

@@ -18,10 +18,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-import courses.admin_attendance
-from courses.attendance import attendance_override_create
+import courses.admin.attendance
+from courses.attendance.credit import attendance_override_create
 from courses.models import Attendance, AttendanceOverride, Lecture, Programme
-from courses.summaries import attendance_summaries_sync, summaries_compute, summaries_stored
+from courses.summaries.sync import attendance_summaries_sync, summaries_compute, summaries_stored
 from portal.models import AuditLog, Role, User
 from portal.services import organiser_permissions_grant
 from tests.conftest import Tree
@@ -340,8 +340,8 @@ def test_filters(organiser_client: Client, rows: Rows, programme: Programme) -> 
 def test_count_looks_only_a_few_pages_ahead(
     organiser_client: Client, rows: Rows, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(courses.admin_attendance, "PAGES_AHEAD", 1)
-    monkeypatch.setattr(courses.admin_attendance.AttendanceAdmin, "list_per_page", 1)
+    monkeypatch.setattr(courses.admin.attendance, "PAGES_AHEAD", 1)
+    monkeypatch.setattr(courses.admin.attendance.AttendanceAdmin, "list_per_page", 1)
     first = organiser_client.get(url("attendance_changelist"))
     assert first.context["cl"].result_count == 3  # counted 2 pages (+1 row), no further
     assert "超过 2 条" in first.content.decode()

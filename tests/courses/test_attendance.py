@@ -17,8 +17,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from courses.attendance import attendance_flush, attendance_study_record, lecture_cache_clear
-from courses.attendance_buffer import buffer_get
+from courses.attendance.buffer import buffer_get
+from courses.attendance.credit import attendance_flush, attendance_study_record, lecture_cache_clear
 from courses.models import Attendance, AttendanceOverride, Lecture
 from courses.services import attendance_heartbeat, attendance_override_create
 from courses.tasks import attendance_flush_task

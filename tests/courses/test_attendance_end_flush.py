@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from courses.attendance_buffer import buffer_get
-from courses.attendance_end import (
+from courses.attendance.buffer import buffer_get
+from courses.attendance.end_flush import (
     END_FLUSH_LOOKBACK_SECONDS,
     attendance_end_flush,
     attendance_end_flush_reset,
@@ -121,7 +121,7 @@ def test_a_failed_flush_releases_the_claim(backend, clock, cadre, live_lecture, 
     def boom(**kwargs: Any) -> Any:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("courses.attendance_end.attendance_flush", boom)
+    monkeypatch.setattr("courses.attendance.end_flush.attendance_flush", boom)
     with pytest.raises(RuntimeError):
         attendance_end_flush()
     monkeypatch.undo()

@@ -25,8 +25,8 @@ from django.test import Client as HttpClient
 from django.utils import timezone
 from websockets.asyncio.client import connect
 
-from courses.attendance import attendance_flush, lecture_cache_clear
-from courses.attendance_buffer import buffer_reset
+from courses.attendance.buffer import buffer_reset
+from courses.attendance.credit import attendance_flush, lecture_cache_clear
 from courses.models import Attendance, Lecture, Programme
 from courses.services import enrolment_create
 from portal.models import User

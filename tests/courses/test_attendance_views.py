@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from courses.attendance import attendance_flush
+from courses.attendance.credit import attendance_flush
 from courses.models import Attendance, AttendanceOverride
 from courses.services import attendance_heartbeat
 from tests.courses.attendance_support import (  # noqa: F401 (fixtures)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from courses.attendance import attendance_flush
+from courses.attendance.credit import attendance_flush
 from courses.models import Attendance, Lecture
 from courses.services import enrolment_create
 from portal.models import User

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from courses.attention import AttentionGate, attention_gate_for, attention_memory_reset
+from courses.attendance.attention import AttentionGate, attention_gate_for, attention_memory_reset
 from courses.models import Lecture
 from courses.services import enrolment_create
 from livestream.exceptions import LiveError, LiveErrorCode

@@ -15,9 +15,8 @@ from django.core import signing
 from django.test import Client
 from django.urls import reverse
 
-from courses.attendance import attendance_flush, attendance_override_create
-from courses.attendance_buffer import LIVE, MemoryBuffer
-from courses.checkin import (
+from courses.attendance.buffer import LIVE, MemoryBuffer
+from courses.attendance.checkin import (
     CODE_SALT,
     CheckInError,
     CheckInErrorCode,
@@ -29,9 +28,10 @@ from courses.checkin import (
     checkin_unmark,
     checkin_venue_get_for_staff,
 )
+from courses.attendance.credit import attendance_flush, attendance_override_create
 from courses.models import Attendance, Lecture, Programme, Venue
 from courses.services import enrolment_assign_bulk, enrolment_create, enrolment_withdraw
-from courses.summaries import summaries_compute, summaries_stored
+from courses.summaries.sync import summaries_compute, summaries_stored
 from portal.models import AuditLog, User
 from tests.conftest import Tree
 from tests.courses.attendance_support import START
@@ -300,8 +300,8 @@ def test_rerun_of_a_flush_after_a_checkin_adds_nothing(clock: Any, site: Site, c
     flushed = Attendance.objects.get(user=cadre)
     checkin_scan(user=cadre, token=_code(site))
     # Replay the same flush batch (as after a crash before the buffer was trimmed).
-    from courses.attendance import _rules, _write_batch
-    from courses.attendance_buffer import Entry
+    from courses.attendance.buffer import Entry
+    from courses.attendance.credit import _rules, _write_batch
 
     entry = Entry(live=90, replay=0, first=0, last=0)
     _write_batch(

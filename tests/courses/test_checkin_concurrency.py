@@ -11,10 +11,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-import courses.checkin as checkin_mod
-from courses.attendance import attendance_flush, lecture_cache_clear
-from courses.attendance_buffer import buffer_reset
-from courses.checkin import checkin_roster_mark
+import courses.attendance.checkin as checkin_mod
+from courses.attendance.buffer import buffer_reset
+from courses.attendance.checkin import checkin_roster_mark
+from courses.attendance.credit import attendance_flush, lecture_cache_clear
 from courses.services import attendance_heartbeat, enrolment_assign_bulk
 from tests.factories import LectureFactory, UserFactory, VenueFactory
 

@@ -14,11 +14,11 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from courses import followups
-from courses.attendance import attendance_override_create
-from courses.followups import FollowUpKind, FollowUpQuery, followup_page, followup_stream
+from courses.attendance.credit import attendance_override_create
 from courses.models import Attendance, Enrolment
-from courses.summaries import headcounts_changed
+from courses.reports import followups
+from courses.reports.followups import FollowUpKind, FollowUpQuery, followup_page, followup_stream
+from courses.summaries.sync import headcounts_changed
 from portal.models import AuditLog, OrgUnit, User
 from tests.conftest import Tree
 from tests.courses.followup_support import World, world_fixture  # noqa: F401 (fixture)

@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from courses.ranking import RankBy, ranking_build, ranking_units
-from courses.summaries import headcounts
+from courses.reports.ranking import RankBy, ranking_build, ranking_units
+from courses.summaries.sync import headcounts
 from portal.models import AuditLog, OrgUnit, User
 from portal.scopes import Capability, scope_for
 from tests.courses.followup_support import World, cadre_in, enrol, world_fixture  # noqa: F401

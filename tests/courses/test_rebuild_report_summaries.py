@@ -9,11 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from courses.attendance import attendance_flush
-from courses.attendance_buffer import LIVE, MemoryBuffer
+from courses.attendance.buffer import LIVE, MemoryBuffer
+from courses.attendance.credit import attendance_flush
 from courses.models import Attendance, LectureUnitSummary, Programme, ProgrammeUnitSummary
 from courses.services import enrolment_create
-from courses.summaries import summaries_compute, summaries_stored
+from courses.summaries.sync import summaries_compute, summaries_stored
 from portal.models import User
 from tests.conftest import Tree
 from tests.factories import LectureFactory, ProgrammeFactory

@@ -17,7 +17,7 @@ import openpyxl
 import pytest
 from django.core.management import CommandError, call_command
 
-from courses.exports import (
+from portal.exports import (
     EXPORT_FORMATS,
     ExportFormatError,
     cell_escape,

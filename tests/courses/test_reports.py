@@ -14,16 +14,16 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from courses.attendance import attendance_flush
-from courses.attendance_buffer import LIVE, REPLAY, MemoryBuffer
+from courses.attendance.buffer import LIVE, REPLAY, MemoryBuffer
+from courses.attendance.credit import attendance_flush
 from courses.models import Attendance, AttendanceOverride, Enrolment, Lecture, Programme
-from courses.reports import (
+from courses.reports.attendance import (
     ReportError,
     ReportErrorCode,
     report_request_parse,
     unit_report_build,
 )
-from courses.summaries import headcounts_changed, summaries_rebuild
+from courses.summaries.sync import headcounts_changed, summaries_rebuild
 from portal.models import AuditLog, OrgUnit, Role, User
 from tests.conftest import Tree
 from tests.factories import LectureFactory, ProgrammeFactory, RoleFactory, UserFactory, unit_create
@@ -224,7 +224,7 @@ def test_incremental_flush_feeds_the_report(tree: Tree, school_staff: User) -> N
     cadre = _cadre(tree.village, "刘一")
     with transaction.atomic():
         Enrolment.objects.create(user=cadre, programme=programme)
-    from courses.summaries import enrolment_summaries_sync
+    from courses.summaries.sync import enrolment_summaries_sync
 
     enrolment_summaries_sync(programme_id=programme.pk)
     buffer = MemoryBuffer()

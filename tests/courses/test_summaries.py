@@ -12,11 +12,11 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from courses.attendance import attendance_flush, attendance_override_create
-from courses.attendance_buffer import LIVE, REPLAY, MemoryBuffer
+from courses.attendance.buffer import LIVE, REPLAY, MemoryBuffer
+from courses.attendance.credit import attendance_flush, attendance_override_create
 from courses.models import Attendance, Enrolment, Lecture, LectureUnitSummary, Programme
 from courses.services import enrolment_assign_bulk, enrolment_create, enrolment_withdraw
-from courses.summaries import (
+from courses.summaries.sync import (
     attendance_summaries_sync,
     headcounts,
     summaries_compute,

@@ -19,9 +19,13 @@ from channels.consumer import AsyncConsumer
 from channels.exceptions import StopConsumer
 from django.db.models import Model
 
-import courses.attendance as attendance
-from courses.attendance import attendance_flush, attendance_heartbeat, attendance_heartbeat_async
-from courses.attendance_buffer import MemoryBuffer, RedisBuffer, _CreditBatcher, buffer_get
+import courses.attendance.credit as attendance
+from courses.attendance.buffer import MemoryBuffer, RedisBuffer, _CreditBatcher, buffer_get
+from courses.attendance.credit import (
+    attendance_flush,
+    attendance_heartbeat,
+    attendance_heartbeat_async,
+)
 from courses.models import Attendance, Lecture
 from courses.services import enrolment_create
 from livestream import consumers

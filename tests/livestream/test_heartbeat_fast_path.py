@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from redis.asyncio.connection import Connection
 
-from courses.attendance_buffer import _packing_connection_class
-from courses.hot_settings import hot_settings
+from courses.attendance.buffer import _packing_connection_class
+from courses.attendance.hot_settings import hot_settings
 from livestream import protocol
 from livestream.exceptions import LiveError, LiveErrorCode
 

@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from courses.models import Attendance, Enrolment, Lecture, Programme
-from courses.summaries import attendance_summaries_sync, summaries_compute, summaries_stored
+from courses.summaries.sync import attendance_summaries_sync, summaries_compute, summaries_stored
 from portal.demo import programme as demo_programme
 from portal.demo.attendance import _insert_bulk, attendance_rows
 

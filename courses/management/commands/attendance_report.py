@@ -4,7 +4,7 @@
         --format csv|xlsx|table [--as-user USERNAME] [--output FILE]
         [--view units|cadres] [--level KIND] [--sort [-]COLUMN]
 
-The same table as the web page (``courses.reports``). With ``--as-user`` the same scope
+The same table as the web page (``courses.reports.attendance``). With ``--as-user`` the same scope
 rules apply as on the web: a unit outside that user's area is refused. Every run is written
 to the audit log (user or none, parameters, row count, ``via: cli``).
 """
@@ -22,8 +22,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.http import Http404
 
-from courses import reports
-from courses.exports import export_write
+from courses.reports import attendance as reports
+from portal.exports import export_write
 from portal.models import User
 
 

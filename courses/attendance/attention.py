@@ -33,7 +33,7 @@ from typing import Any
 
 from django.conf import settings
 
-from courses.attendance_buffer import RedisBuffer, buffer_get
+from courses.attendance.buffer import RedisBuffer, buffer_get
 from courses.models import Lecture
 
 # How long the shared state of one (lecture, user) is kept after its last change.

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from courses.attendance_buffer import (
+from courses.attendance.buffer import (
     LIVE,
     REPLAY,
     AttendanceBuffer,
@@ -34,9 +34,9 @@ from courses.attendance_buffer import (
     MemoryBuffer,
     buffer_get,
 )
-from courses.hot_settings import hot_settings
+from courses.attendance.hot_settings import hot_settings
 from courses.models import Attendance, AttendanceOverride, Lecture
-from courses.summaries import attendance_summaries_sync, attendance_summaries_sync_staged
+from courses.summaries.sync import attendance_summaries_sync, attendance_summaries_sync_staged
 from portal.models import AuditLog, User
 
 T = TypeVar("T")

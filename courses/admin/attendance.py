@@ -3,7 +3,7 @@
 Raw ``Attendance`` rows are written only by the heartbeat flush and the venue check-in
 (``docs/attendance.md``); here nobody, not even a superuser, adds, edits or deletes one. A
 correction is a new ``AttendanceOverride`` row (completed yes/no and a reason) made through
-``courses.attendance.attendance_override_create``, which also re-counts the report summaries
+``courses.attendance.credit.attendance_override_create``, which also re-counts the report summaries
 and writes the audit log; the newest correction decides the effective "completed".
 
 Scope (non-superusers; MANAGE_PROGRAMMES, i.e. organisers). A row is in scope when
@@ -42,9 +42,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from courses.attendance import attendance_override_create
+from courses.attendance.credit import attendance_override_create
 from courses.models import Attendance, AttendanceOverride, Lecture, Programme
-from courses.summaries import completed_effective
+from courses.summaries.sync import completed_effective
 from portal.admin import ReadOnlyAdminMixin, request_scope, request_user
 from portal.models import OrgUnit, mask_phone
 from portal.scopes import Scope

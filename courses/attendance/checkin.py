@@ -31,15 +31,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from courses.attendance import _rules  # the flush's completion rule, shared on purpose
+from courses.attendance.credit import _rules  # the flush's completion rule, shared on purpose
 from courses.models import Attendance, Enrolment, Lecture, Venue
 from courses.selectors import unit_ancestor_paths
-from courses.summaries import attendance_summaries_sync
+from courses.summaries.sync import attendance_summaries_sync
 from portal.models import User
 from portal.scopes import Capability, scope_for
 from portal.services import audit_log_write
 
-CODE_SALT = "zhixing.courses.checkin"
+CODE_SALT = "zhixing.courses.attendance.checkin"
 
 
 class CheckInErrorCode(enum.Enum):

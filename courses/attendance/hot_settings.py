@@ -55,4 +55,4 @@ def _forget(**_kwargs: Any) -> None:
     _current = None
 
 
-setting_changed.connect(_forget, dispatch_uid="courses.hot_settings")
+setting_changed.connect(_forget, dispatch_uid="courses.attendance.hot_settings")

@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from courses.attendance import FlushResult, attendance_flush
-from courses.attendance_buffer import RedisBuffer, buffer_get
+from courses.attendance.buffer import RedisBuffer, buffer_get
+from courses.attendance.credit import FlushResult, attendance_flush
 from courses.models import Lecture
 
 END_FLUSH_LOOKBACK_SECONDS = 3600

@@ -5,7 +5,7 @@ One report = one lecture or a whole programme, seen from one unit of the org tre
 * **units view** (default): one row per child unit (or per unit of the chosen ``level``
   below it), a 本级直属 row for the cadres sitting directly in the unit when it is not
   empty, and a total row. Every number counts the row's whole subtree and comes from the
-  summary tables of ``courses.summaries`` (O(units) rows, never the raw attendance rows).
+  summary tables of ``courses.summaries.sync`` (O(units) rows, never the raw attendance rows).
 * **cadres view** (a unit with no children, or ``view=cadres``): the cadres of the unit's
   subtree with their own counts. It reads the state the summaries last counted for each
   attendance row (``Attendance.tally``), so the list always adds up to the unit's row.
@@ -52,10 +52,18 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from courses.exports import export_audit_write, export_filename
 from courses.models import Enrolment, Lecture, LectureUnitSummary, Programme
 from courses.selectors import lecture_status_q
-from courses.summaries import ATTENDED, COMPLETED, IN_PERSON, LIVE, REPLAY, Totals, summary_totals
+from courses.summaries.sync import (
+    ATTENDED,
+    COMPLETED,
+    IN_PERSON,
+    LIVE,
+    REPLAY,
+    Totals,
+    summary_totals,
+)
+from portal.exports import export_audit_write, export_filename
 from portal.models import OrgUnit, User, mask_phone
 from portal.scopes import Capability, Scope, scope_for, unit_get_in_scope
 from portal.selectors import report_programme_visible, report_programmes

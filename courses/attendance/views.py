@@ -19,8 +19,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from courses import checkin
-from courses.checkin import CheckInError, CheckInErrorCode
+from courses.attendance import checkin
+from courses.attendance.checkin import CheckInError, CheckInErrorCode
 from courses.models import Lecture, Venue
 from portal.http import request_user
 

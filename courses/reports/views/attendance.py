@@ -1,6 +1,6 @@
 """The attendance report pages (issue 5): HTML, CSV/XLSX downloads and the charts' JSON.
 
-Each view parses and authorises through ``courses.reports.report_request_parse`` (one
+Each view parses and authorises through ``courses.reports.attendance.report_request_parse`` (one
 helper for every output), then renders. Bad input → 400 with a Chinese message (JSON:
 ``{"error": code}``), unknown objects → 404, a unit outside the viewer's area → 403.
 """
@@ -20,9 +20,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from courses import reports
-from courses.exports import export_response
-from courses.reports import ReportError, ReportRequest
+from courses.reports import attendance as reports
+from courses.reports.attendance import ReportError, ReportRequest
+from portal.exports import export_response
 from portal.http import request_user
 from portal.models import OrgUnit
 

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from courses.hot_settings import hot_settings
+from courses.attendance.hot_settings import hot_settings
 
 LIVE = "L"
 REPLAY = "R"

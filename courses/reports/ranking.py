@@ -22,8 +22,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import QuerySet
 
 from courses.models import Lecture, LectureUnitSummary, Programme
-from courses.reports import lectures_counted
-from courses.summaries import summary_totals
+from courses.reports.attendance import lectures_counted
+from courses.summaries.sync import summary_totals
 from portal.models import OrgUnit
 from portal.scopes import Scope
 

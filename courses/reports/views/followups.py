@@ -1,8 +1,8 @@
 """Views of the follow-up lists and the 通报 ranking (issue 5 §2–3).
 
 Parse → authorise (``portal.scopes``: a unit outside the caller's area is 403, never an
-empty page, in HTML and in every export) → read (``courses.followups`` /
-``courses.ranking``) → render or export (``courses.exports``, audit-logged).
+empty page, in HTML and in every export) → read (``courses.reports.followups`` /
+``courses.reports.ranking``) → render or export (``portal.exports``, audit-logged).
 Bad input gets a Chinese page with status 400 (or 404 for unknown ids), never a 500.
 """
 
@@ -21,8 +21,9 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from courses.exports import EXPORT_FORMATS, export_audit_write, export_filename, export_response
-from courses.followups import (
+from courses.models import Lecture, Programme
+from courses.reports.attendance import unit_param
+from courses.reports.followups import (
     FollowUpKind,
     FollowUpQuery,
     cursor_valid,
@@ -32,8 +33,7 @@ from courses.followups import (
     followup_page,
     followup_stream,
 )
-from courses.models import Lecture, Programme
-from courses.ranking import (
+from courses.reports.ranking import (
     LEVELS,
     RankBy,
     Ranking,
@@ -43,7 +43,7 @@ from courses.ranking import (
     ranking_units,
     started_lectures,
 )
-from courses.reports import unit_param
+from portal.exports import EXPORT_FORMATS, export_audit_write, export_filename, export_response
 from portal.http import request_user
 from portal.models import OrgUnit, User
 from portal.scopes import Capability, Scope, scope_for, unit_get_in_scope

@@ -49,7 +49,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from courses.models import Attendance, Enrolment, Lecture, Programme
-from courses.summaries import attended_q, completed_effective
+from courses.summaries.sync import attended_q, completed_effective
 from portal.models import OrgUnit, User, mask_phone
 
 PAGE_SIZE = 50

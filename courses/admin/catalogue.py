@@ -27,8 +27,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-import courses.admin_attendance  # noqa: F401  (registers the attendance admins)
-from courses.admin_forms import (
+from courses.admin.forms import (
     MAX_CHARS_ATTRS,
     CohortAssignForm,
     LabelledSplitDateTime,
@@ -39,7 +38,7 @@ from courses.exceptions import EnrolmentError, ScheduleError
 from courses.models import Enrolment, Lecture, Programme, Speaker, Venue
 from courses.selectors import lecture_status_q, programme_list_managed
 from courses.services import enrolment_assign_bulk, lecture_schedule_weekly_series
-from courses.summaries import enrolment_summaries_forget, enrolment_summaries_sync
+from courses.summaries.sync import enrolment_summaries_forget, enrolment_summaries_sync
 from portal.admin import (
     OUT_OF_SCOPE_CHOICE,
     AuditedAdminMixin,
