@@ -9,7 +9,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from portal.models import User
 from tests.browser.conftest import axe_violations, new_page, screenshot, sign_in
-from tests.courses.followup_support import World, world_fixture  # noqa: F401 (fixture)
+from tests.courses.reports.followup_support import World, world_fixture  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

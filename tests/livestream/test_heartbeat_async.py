@@ -3,7 +3,7 @@ heartbeat without a thread hop, acknowledges it only once it is in the buffer, w
 same credit rules as the sync service, on Redis (batched script calls) and in memory.
 Also the lean per-socket state of the live-room consumer (issue 3, RSS per socket)."""
 
-# Fixtures are imported from tests/courses/attendance_support.py, so pytest arguments
+# Fixtures are imported from tests/courses/attendance/attendance_support.py, so pytest arguments
 # shadow the imported names on purpose.
 # ruff: noqa: F811
 
@@ -33,7 +33,7 @@ from livestream.consumers import LiveRoomConsumer
 from livestream.hub import hub_get
 from livestream.selectors import Seat
 from portal.models import User
-from tests.courses.attendance_support import (  # noqa: F401 (fixtures)
+from tests.courses.attendance.attendance_support import (  # noqa: F401 (fixtures)
     START,
     backend,
     clock,

@@ -4,7 +4,7 @@ grace) just closed, claims each once, flushes; running it again changes nothing.
 Every test runs with the in-process buffer and with a real Redis.
 """
 
-# Fixtures are imported from tests/courses/attendance_support.py, so pytest arguments
+# Fixtures are imported from tests/courses/attendance/attendance_support.py, so pytest arguments
 # shadow the imported names on purpose.
 # ruff: noqa: F811
 
@@ -27,7 +27,7 @@ from courses.models import Attendance, Lecture
 from courses.services import attendance_heartbeat
 from courses.tasks import attendance_end_flush_task
 from portal.models import User
-from tests.courses.attendance_support import (  # noqa: F401 (fixtures)
+from tests.courses.attendance.attendance_support import (  # noqa: F401 (fixtures)
     START,
     backend,
     clock,

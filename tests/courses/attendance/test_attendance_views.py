@@ -1,6 +1,6 @@
 """The cadre's study record page (/me/study/)."""
 
-# Fixtures are imported from tests/courses/attendance_support.py, so pytest arguments
+# Fixtures are imported from tests/courses/attendance/attendance_support.py, so pytest arguments
 # shadow the imported names on purpose.
 # ruff: noqa: F811
 
@@ -15,7 +15,7 @@ from django.urls import reverse
 from courses.attendance.credit import attendance_flush
 from courses.models import Attendance, AttendanceOverride
 from courses.services import attendance_heartbeat
-from tests.courses.attendance_support import (  # noqa: F401 (fixtures)
+from tests.courses.attendance.attendance_support import (  # noqa: F401 (fixtures)
     START,
     backend,
     clock,

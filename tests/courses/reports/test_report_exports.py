@@ -1,6 +1,6 @@
 """Report exports (issue 5 §5): CSV/XLSX = the table on screen, escaped, audited; the CLI."""
 
-# Fixtures come from tests/courses/test_reports.py; pytest arguments shadow them on purpose.
+# Fixtures come from tests/courses/reports/test_reports.py; pytest arguments shadow them on purpose.
 # ruff: noqa: F811
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from portal.exports import (
     export_response,
 )
 from portal.models import AuditLog, User
-from tests.courses.test_reports import URL, Data, data, page_table  # noqa: F401
+from tests.courses.reports.test_reports import URL, Data, data, page_table  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

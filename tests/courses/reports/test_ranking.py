@@ -18,7 +18,7 @@ from courses.reports.ranking import RankBy, ranking_build, ranking_units
 from courses.summaries.sync import headcounts
 from portal.models import AuditLog, OrgUnit, User
 from portal.scopes import Capability, scope_for
-from tests.courses.followup_support import World, cadre_in, enrol, world_fixture  # noqa: F401
+from tests.courses.reports.followup_support import World, cadre_in, enrol, world_fixture  # noqa: F401
 from tests.factories import unit_create
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 Every service test runs twice: with the in-process buffer and with a real Redis.
 """
 
-# Fixtures are imported from tests/courses/attendance_support.py, so pytest arguments
+# Fixtures are imported from tests/courses/attendance/attendance_support.py, so pytest arguments
 # shadow the imported names on purpose.
 # ruff: noqa: F811
 
@@ -23,7 +23,7 @@ from courses.models import Attendance, AttendanceOverride, Lecture
 from courses.services import attendance_heartbeat, attendance_override_create
 from courses.tasks import attendance_flush_task
 from portal.models import AuditLog, User
-from tests.courses.attendance_support import (  # noqa: F401 (fixtures)
+from tests.courses.attendance.attendance_support import (  # noqa: F401 (fixtures)
     START,
     backend,
     clock,

@@ -1,6 +1,6 @@
 """Heartbeats through the live room's websocket: the ack carries the true credited total."""
 
-# Fixtures are imported from tests/courses/attendance_support.py, so pytest arguments
+# Fixtures are imported from tests/courses/attendance/attendance_support.py, so pytest arguments
 # shadow the imported names on purpose.
 # ruff: noqa: F811
 
@@ -16,7 +16,7 @@ from courses.attendance.credit import attendance_flush
 from courses.models import Attendance, Lecture
 from courses.services import enrolment_create
 from portal.models import User
-from tests.courses.attendance_support import (  # noqa: F401 (fixtures)
+from tests.courses.attendance.attendance_support import (  # noqa: F401 (fixtures)
     START,
     backend,
     clock,

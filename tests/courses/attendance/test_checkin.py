@@ -34,7 +34,7 @@ from courses.services import enrolment_assign_bulk, enrolment_create, enrolment_
 from courses.summaries.sync import summaries_compute, summaries_stored
 from portal.models import AuditLog, User
 from tests.conftest import Tree
-from tests.courses.attendance_support import START
+from tests.courses.attendance.attendance_support import START
 from tests.factories import LectureFactory, UserFactory, VenueFactory
 
 pytestmark = pytest.mark.django_db

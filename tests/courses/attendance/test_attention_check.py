@@ -2,7 +2,7 @@
 due, heartbeats earn nothing (on every tab, and after reconnecting) until it is answered.
 """
 
-# Fixtures are imported from tests/courses/attendance_support.py, so pytest arguments
+# Fixtures are imported from tests/courses/attendance/attendance_support.py, so pytest arguments
 # shadow the imported names on purpose.
 # ruff: noqa: F811
 
@@ -22,7 +22,7 @@ from courses.services import enrolment_create
 from livestream.exceptions import LiveError, LiveErrorCode
 from livestream.protocol import AttentionAnswer, parse
 from portal.models import User
-from tests.courses.attendance_support import (  # noqa: F401 (fixtures)
+from tests.courses.attendance.attendance_support import (  # noqa: F401 (fixtures)
     SHANGHAI,
     START,
     backend,

@@ -21,7 +21,7 @@ from courses.reports.followups import FollowUpKind, FollowUpQuery, followup_page
 from courses.summaries.sync import headcounts_changed
 from portal.models import AuditLog, OrgUnit, User
 from tests.conftest import Tree
-from tests.courses.followup_support import World, world_fixture  # noqa: F401 (fixture)
+from tests.courses.reports.followup_support import World, world_fixture  # noqa: F401 (fixture)
 from tests.factories import LectureFactory, ProgrammeFactory, unit_create
 
 pytestmark = pytest.mark.django_db
