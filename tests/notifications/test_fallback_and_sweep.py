@@ -11,6 +11,7 @@ from pytest_django.fixtures import Settings
 from courses.models import Lecture
 from notifications import services
 from notifications.models import ChannelBinding, Delivery, NotifyPreference, Reminder, ReminderKind
+from notifications.services import dispatch
 from portal.models import User
 from tests.fakes.providers import AliyunSmsFake, DingtalkFake, ZwddFake
 
@@ -142,7 +143,7 @@ def test_stuck_idempotent_batch_is_resent_with_the_same_key(
     # idempotent API: a timeout is retryable with the same key, so it was queued again
     assert set(rows.values_list("status", flat=True)) == {"queued"}
     # a worker dies after claiming: rows stuck in sending
-    _batch_id, claimed = services._claim(
+    _batch_id, claimed = dispatch._claim(
         channel="zwdd", limit=100, now=timezone.now() + timedelta(seconds=1), resume=True
     )
     assert len(claimed) == 5
@@ -157,7 +158,7 @@ def test_stuck_non_idempotent_batch_becomes_unknown(
     aliyun: AliyunSmsFake,
 ) -> None:
     reminder = _plan(lecture)
-    services._claim(channel="sms", limit=100, now=timezone.now())  # claimed, never sent
+    dispatch._claim(channel="sms", limit=100, now=timezone.now())  # claimed, never sent
     stats = services.delivery_sweep(stale_after=-1)
     assert stats.unknown == 5
     # reconciliation asked Aliyun: it never got them, so they are queued again

@@ -21,6 +21,7 @@ from notifications.models import (
     ReminderKind,
 )
 from notifications.providers.console import ConsoleProvider
+from notifications.services import preferences
 from portal.models import AuditLog, User
 from tests.conftest import Tree
 from tests.factories import EnrolmentFactory, LectureFactory, ProgrammeFactory, UserFactory
@@ -125,7 +126,7 @@ def test_withdrawal_and_preference_are_one_transaction(
         assert original(**kwargs) == 1
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(services, "delivery_withdraw_opted_out", withdraw_then_fail)
+    monkeypatch.setattr(preferences, "delivery_withdraw_opted_out", withdraw_then_fail)
     with pytest.raises(RuntimeError):
         _opt_out(user, everything=True, programmes=[programme.pk])
 
