@@ -229,7 +229,7 @@ def main() -> int:
 
     from courses.models import Attendance, Lecture, Programme
     from courses.summaries.sync import headcounts, summaries_rebuild
-    from portal.demo import programme as demo
+    from demo import programme as demo
     from portal.models import OrgUnit
 
     result["attendance_rows"] = Attendance.objects.count()

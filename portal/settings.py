@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "courses",
     "livestream",
     "notifications",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -312,7 +313,7 @@ REPORT_HEADCOUNT_SECONDS = env.int("REPORT_HEADCOUNT_SECONDS", default=300)
 # subtree: drill down, or download the list, which streams).
 REPORT_CADRE_LIST_MAX = env.int("REPORT_CADRE_LIST_MAX", default=20000)
 # Minutes after a lecture ends before its 通报 ranking goes to the subscribers (beat entry
-# "notifications-ranking"; notifications/ranking.py).
+# "notifications-ranking"; notifications/services/bulletins.py).
 REPORT_RANKING_DELAY_MINUTES = env.int("REPORT_RANKING_DELAY_MINUTES", default=30)
 if ATTENDANCE_HEARTBEAT_SECONDS < 1 or ATTENDANCE_FLUSH_SECONDS < 1:
     raise ImproperlyConfigured("ATTENDANCE_HEARTBEAT_SECONDS/FLUSH_SECONDS must be >= 1.")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz/", health.healthz, name="healthz"),
+    path("", include("demo.urls")),
     path("", include("livestream.urls")),
     path("", include("notifications.urls")),
     path("", include("courses.urls")),

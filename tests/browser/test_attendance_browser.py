@@ -73,7 +73,7 @@ def short_live_lecture(programme: Programme, cadre: User) -> Lecture:
         duration_minutes=10,
         completion_ratio=Decimal("0.01"),
         credit_hours=Decimal("1.5"),
-        stream_url=reverse("livestream:demo_live_playlist"),
+        stream_url=reverse("demo:live_playlist"),
     )
 
 

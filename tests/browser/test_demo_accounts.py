@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Browser
 from pytest_django.live_server_helper import LiveServer
 
-from portal.demo.seed import demo_seed
+from demo.seed import demo_seed
 from tests.browser.conftest import axe_violations, new_page, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -45,7 +45,7 @@ def server(redis_url: str, tmp_path: Any) -> Iterator[str]:
 def live_lecture(lecture: Lecture) -> Lecture:
     lecture.starts_at = timezone.now() - timedelta(minutes=5)
     lecture.duration_minutes = 90
-    lecture.stream_url = reverse("livestream:demo_live_playlist")
+    lecture.stream_url = reverse("demo:live_playlist")
     lecture.save()
     assert lecture.status == "live"
     return lecture

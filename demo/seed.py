@@ -30,10 +30,10 @@ from django.utils import timezone
 
 from courses.models import Enrolment, Lecture, Programme, Speaker, Venue
 from courses.summaries.sync import headcounts_changed, summaries_rebuild
-from portal.demo import people
-from portal.demo import programme as data
-from portal.demo.attendance import Which, demo_attendance_seed
-from portal.demo.tree import NodeSpec, tree_merge, tree_spec
+from demo import people
+from demo import programme as data
+from demo.attendance import Which, demo_attendance_seed
+from demo.tree import NodeSpec, tree_merge, tree_spec
 from portal.models import OrgUnit, Role, User
 from portal.services import organiser_group_ensure
 
@@ -111,7 +111,7 @@ def lecture_schedule(*, now: datetime) -> list[LectureSlot]:
 
 
 def demo_live_playlist_url() -> str:
-    return reverse("livestream:demo_live_playlist")
+    return reverse("demo:live_playlist")
 
 
 def demo_replay_url() -> str:
@@ -131,7 +131,7 @@ def demo_seed(
 ) -> SeedReport:
     """Seed (or refresh) the demo in one transaction; with ``attendance``, also generated
     attendance of the ended lectures (and the live one so far) or of ``"all"`` ten
-    (``portal/demo/attendance.py``)."""
+    (``demo/attendance.py``)."""
     now = now or timezone.now()
     say = log or (lambda _msg: None)
     report = SeedReport()

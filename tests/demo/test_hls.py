@@ -13,7 +13,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from livestream import demo_hls
+from demo import hls as demo_hls
 
 HLS_DIR = Path(settings.BASE_DIR) / "static" / "demo" / "hls"
 # A wall-clock instant that is a whole number of loops: 1_750_000_008 / 2 = 6 × 145_833_334.
@@ -54,7 +54,7 @@ def parse(text: str) -> tuple[dict[str, str], list[Entry]]:
 
 
 def get_playlist(client: Client) -> str:
-    response = client.get(reverse("livestream:demo_live_playlist"))
+    response = client.get(reverse("demo:live_playlist"))
     assert response.status_code == 200
     return response.content.decode()
 
@@ -64,7 +64,7 @@ def at(seconds: float) -> datetime:
 
 
 def test_live_playlist_is_a_live_hls_playlist(client: Client) -> None:
-    url = reverse("livestream:demo_live_playlist")
+    url = reverse("demo:live_playlist")
     assert url == "/demo/hls/live.m3u8"
     with time_machine.travel(at(LOOP_START + 30.5), tick=False):
         response = client.get(url)
@@ -143,7 +143,7 @@ def test_discontinuity_numbers_agree_across_reloads(client: Client) -> None:
 
 
 def test_live_playlist_accepts_only_safe_methods(client: Client) -> None:
-    url = reverse("livestream:demo_live_playlist")
+    url = reverse("demo:live_playlist")
     assert client.head(url).status_code == 200
     assert client.post(url).status_code == 405
 

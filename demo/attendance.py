@@ -260,7 +260,7 @@ def _row(
 def _cadres(programme: Programme) -> list[tuple[int, int, bool, int | None]]:
     """(user id, unit id, enrolled, venue id) for enrolled users with a unit and for the
     generated cadres, by user id."""
-    from portal.demo.seed import CADRE_USERNAME_PREFIX  # (seed imports this module)
+    from demo.seed import CADRE_USERNAME_PREFIX  # (seed imports this module)
 
     generated = re.compile(rf"^{CADRE_USERNAME_PREFIX}\d{{6}}$")
     enrolments = dict(

@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from courses import selectors
 from courses.models import Enrolment, Lecture, Programme, Speaker, Venue
-from portal.demo import programme as demo_programme
-from portal.demo.seed import lecture_schedule
+from demo import programme as demo_programme
+from demo.seed import lecture_schedule
 from portal.models import OrgUnit, Role, User
 from portal.scopes import Capability, scope_for
 from tests.conftest import Tree
@@ -192,7 +192,7 @@ def test_seed_demo_lays_out_ten_weekly_lectures_around_now() -> None:
         live = lectures[5]
         assert live.starts_at == now - timedelta(minutes=20)
         assert live.ends_at >= now + timedelta(hours=3)  # live for the next few hours
-        assert live.stream_url == reverse("livestream:demo_live_playlist")
+        assert live.stream_url == reverse("demo:live_playlist")
         assert live.replay_url == ""
 
         organiser = User.objects.get(username="organiser")

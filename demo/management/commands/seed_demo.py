@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from portal.demo.seed import DEMO_PASSWORD, SeedError, demo_seed
+from demo.seed import DEMO_PASSWORD, SeedError, demo_seed
 
 MAX_CADRES = 2_000_000
 

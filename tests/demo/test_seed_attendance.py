@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from courses.models import Attendance, Enrolment, Lecture, Programme
 from courses.summaries.sync import attendance_summaries_sync, summaries_compute, summaries_stored
-from portal.demo import programme as demo_programme
-from portal.demo.attendance import _insert_bulk, attendance_rows
+from demo import programme as demo_programme
+from demo.attendance import _insert_bulk, attendance_rows
 
 NOW = datetime(2025, 6, 10, 4, 30, tzinfo=UTC)  # 12:30 in Hangzhou; lecture 6 is live
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import F
 
-from portal.demo import places
+from demo import places
 from portal.models import OrgUnit
 
 TREE_SEED = 330000
