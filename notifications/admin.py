@@ -502,7 +502,7 @@ class AnnouncementAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 
 
 # ---------------------------------------------------------------------------
-# 通报 (ranking) subscriptions (issue 5 item 3; notifications/ranking.py)
+# 通报 (ranking) subscriptions (notifications/services/bulletins.py)
 # ---------------------------------------------------------------------------
 class RankingSubscriptionForm(forms.ModelForm):
     class Meta:

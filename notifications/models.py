@@ -439,7 +439,7 @@ class WebhookReplay(models.Model):
 
 
 # ---------------------------------------------------------------------------------------
-# 通报 (supervision ranking) sent after every lecture (issue 5 item 3; notifications/ranking.py)
+# 通报 (supervision ranking) sent after every lecture (notifications/services/bulletins.py)
 # ---------------------------------------------------------------------------------------
 
 

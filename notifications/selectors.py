@@ -42,7 +42,7 @@ def audience_user_ids(*, reminder: Reminder) -> QuerySet[User, int]:
     """Who a reminder goes to: the programme's active enrolments, or (invitations)
     every active user in the programme's audience subtrees."""
     if reminder.kind == ReminderKind.RANKING:  # 通报: the ranked units' leaders
-        from notifications.ranking import ranking_audience_user_ids
+        from notifications.services.bulletins import ranking_audience_user_ids
 
         return ranking_audience_user_ids(reminder=reminder)
     programme: Programme = reminder.lecture.programme

@@ -88,6 +88,6 @@ def notice_poll_receipts_task() -> None:
 def ranking_tick_task() -> None:
     """Every minute: the 通报 of lectures that ended REPORT_RANKING_DELAY_MINUTES ago
     (a RankingDispatch + a ``ranking`` reminder each, once; ``notifications.tick`` sends)."""
-    from notifications.ranking import ranking_dispatch_due
+    from notifications.services.bulletins import ranking_dispatch_due
 
     ranking_dispatch_due()

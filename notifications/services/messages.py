@@ -25,7 +25,7 @@ def message_context(*, reminder: Reminder) -> dict[str, str]:
         "note": reminder.note,
     }
     if reminder.kind == ReminderKind.RANKING:  # 通报: the bulletin and the ranking page
-        from notifications.ranking import ranking_message_context
+        from notifications.services.bulletins import ranking_message_context
 
         context.update(ranking_message_context(reminder=reminder))
     return context

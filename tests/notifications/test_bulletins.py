@@ -24,7 +24,7 @@ from notifications.models import (
     ReminderKind,
 )
 from notifications.providers.console import ConsoleProvider
-from notifications.ranking import ranking_dispatch_create, ranking_dispatch_due
+from notifications.services.bulletins import ranking_dispatch_create, ranking_dispatch_due
 from notifications.tasks import ranking_tick_task
 from portal.models import AuditLog, Role, User
 from tests.courses.reports.followup_support import World, world_fixture  # noqa: F401 (fixture)
