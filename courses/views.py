@@ -16,7 +16,26 @@ from courses.attendance.checkin import checkin_venue_list_for_staff
 from courses.exceptions import EnrolmentError, EnrolmentErrorCode
 from courses.forms import CatalogueFilterForm
 from courses.models import Lecture
+from portal import selectors as portal_selectors
 from portal.http import request_user
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """My lectures: live and upcoming lectures of my programmes, recent replays."""
+    user = request_user(request)
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "upcoming": selectors.lecture_list_for_home(user=user),
+            "recent": selectors.lecture_list_recent_for_home(user=user),
+            "open_programmes": selectors.programme_list_for_user(user=user)
+            .exclude(pk__in=selectors.programme_ids_enrolled(user=user))
+            .order_by("-created_at")[:5],
+            "staff_links": portal_selectors.staff_links(user=user),
+        },
+    )
 
 
 @login_required

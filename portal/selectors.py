@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from courses.models import Programme
 from portal.models import OrgUnit, User
-from portal.scopes import Capability, Scope, has_capability
+from portal.scopes import Capability, has_capability
 
 
 @dataclass(frozen=True)
@@ -45,24 +44,3 @@ def home_url_for(*, user: User) -> str:
     if has_capability(user=user, capability=Capability.READ_REPORTS):
         return reverse("portal:reports")
     return reverse("home")
-
-
-def _audience_overlaps(scope: Scope, programme: Programme) -> bool:
-    return any(
-        scope.contains(unit) or any(p.startswith(unit.path) for p in scope.paths)
-        for unit in programme.audience.all()
-    )
-
-
-def report_programmes(*, scope: Scope) -> list[Programme]:
-    """Programmes whose audience overlaps the scope (inside it or above it)."""
-    qs = Programme.objects.prefetch_related("lectures").order_by("-created_at")
-    if scope.everything:
-        return list(qs)
-    return [p for p in qs.prefetch_related("audience") if _audience_overlaps(scope, p)]
-
-
-def report_programme_visible(*, scope: Scope, programme: Programme) -> bool:
-    """May a report over ``scope`` name this programme (is it one of ``report_programmes``)?
-    Reports of other programmes are refused as unknown, so their titles do not leak."""
-    return scope.everything or _audience_overlaps(scope, programme)

@@ -5,7 +5,8 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import health, views
+from courses import views as course_views
+from portal import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -17,7 +18,7 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("courses.urls")),
     path("", include("portal.urls_portal")),
-    path("", views.home, name="home"),
+    path("", course_views.home, name="home"),
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

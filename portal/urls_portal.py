@@ -1,10 +1,11 @@
 from django.urls import path
 
+from courses.reports.views import home as reports_home
 from portal import views
 
 app_name = "portal"
 
 urlpatterns = [
     path("accounts/profile/", views.profile, name="profile"),
-    path("reports/", views.reports_home, name="reports"),
+    path("reports/", reports_home.reports_home, name="reports"),
 ]

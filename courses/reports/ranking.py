@@ -22,7 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import QuerySet
 
 from courses.models import Lecture, LectureUnitSummary, Programme
-from courses.reports.attendance import lectures_counted
+from courses.reports.request import lectures_counted
 from courses.summaries.sync import summary_totals
 from portal.models import OrgUnit
 from portal.scopes import Scope

@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.http import Http404
 
 from courses.reports import attendance as reports
+from courses.reports import request as report_request
 from portal.exports import export_write
 from portal.models import User
 
@@ -73,7 +74,9 @@ class Command(BaseCommand):
         parser.add_argument("--format", required=True, choices=("csv", "xlsx", "table"))
         parser.add_argument("--as-user", help="apply this user's scope (username)")
         parser.add_argument("--output", help="file to write (default: stdout; xlsx: a file)")
-        parser.add_argument("--view", choices=reports.VIEWS, help="units (default) or cadres")
+        parser.add_argument(
+            "--view", choices=report_request.VIEWS, help="units (default) or cadres"
+        )
         parser.add_argument("--level", help="rows for the units of this level below the unit")
         parser.add_argument("--sort", help="column key, '-' in front for descending")
 
@@ -86,11 +89,13 @@ class Command(BaseCommand):
         }
         fmt = options["format"]
         try:
-            request = reports.report_request_parse(user=user, params=params, formats=("html",))
+            request = report_request.report_request_parse(
+                user=user, params=params, formats=("html",)
+            )
             if request.programme is None:
                 raise CommandError("没有可统计的专题培训。")
             export = reports.report_export_build(request=request)
-        except reports.ReportError as error:
+        except report_request.ReportError as error:
             raise CommandError(f"400 {error.code}: {error.message}") from error
         except PermissionDenied as error:
             who = options["as_user"]

@@ -21,7 +21,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from courses.reports import attendance as reports
-from courses.reports.attendance import ReportError, ReportRequest
+from courses.reports import columns as report_columns
+from courses.reports import request as report_request
+from courses.reports.request import ReportError, ReportRequest
 from portal.exports import export_response
 from portal.http import request_user
 from portal.models import OrgUnit
@@ -45,7 +47,7 @@ def _bad_request(request: HttpRequest, error: ReportError) -> HttpResponse:
 def attendance_report(request: HttpRequest) -> HttpResponseBase:
     user = request_user(request)
     try:
-        parsed = reports.report_request_parse(user=user, params=request.GET)
+        parsed = report_request.report_request_parse(user=user, params=request.GET)
         if parsed.programme is None:
             # Nothing has started yet: the reports home's list of programmes and lectures.
             return render(
@@ -84,8 +86,8 @@ def attendance_report(request: HttpRequest) -> HttpResponseBase:
 def _page_context(parsed: ReportRequest, *, printing: bool) -> dict[str, Any]:
     unit = parsed.unit
     levels = []
-    if unit.kind in reports.LEVELS and parsed.view == "units":
-        below = reports.LEVELS[reports.LEVELS.index(unit.kind) + 1 :]
+    if unit.kind in report_request.LEVELS and parsed.view == "units":
+        below = report_request.LEVELS[report_request.LEVELS.index(unit.kind) + 1 :]
         levels = [(k, OrgUnit.Kind(k).label) for k in below]
     programme = parsed.programme
     assert programme is not None  # noqa: S101 (the chooser handled None)
@@ -95,7 +97,12 @@ def _page_context(parsed: ReportRequest, *, printing: bool) -> dict[str, Any]:
         "programme": programme,
         "subject": reports.report_subject(request=parsed),
         "crumbs": [
-            (u, _report_url(parsed, unit=reports.unit_param(u), sort=None, level=None, page=None))
+            (
+                u,
+                _report_url(
+                    parsed, unit=report_request.unit_param(u), sort=None, level=None, page=None
+                ),
+            )
             for u in reports.report_breadcrumbs(request=parsed)
         ],
         "lecture_choices": programme.lectures.order_by("sequence"),
@@ -113,7 +120,7 @@ def _page_context(parsed: ReportRequest, *, printing: bool) -> dict[str, Any]:
 
 
 def _sort_links(
-    parsed: ReportRequest, columns: tuple[reports.Column, ...], allowed: frozenset[str]
+    parsed: ReportRequest, columns: tuple[report_columns.Column, ...], allowed: frozenset[str]
 ) -> list[dict[str, Any]]:
     links = []
     for column in columns:
@@ -149,12 +156,12 @@ def _unit_context(parsed: ReportRequest, report: reports.UnitReport) -> dict[str
             {
                 "row": row,
                 "url": url,
-                "cells": [reports.cell_text(c, row.values[c.key]) for c in report.columns],
+                "cells": [report_columns.cell_text(c, row.values[c.key]) for c in report.columns],
             }
         )
     return {
         "report": report,
-        "columns": _sort_links(parsed, report.columns, reports.UNIT_SORT_KEYS),
+        "columns": _sort_links(parsed, report.columns, report_columns.UNIT_SORT_KEYS),
         "table_rows": table_rows,
         "chart_height": 60 + 34 * len(report.rows),
     }
@@ -164,14 +171,14 @@ def _cadre_context(parsed: ReportRequest, listing: reports.CadreList) -> dict[st
     summary_cells = []
     if listing.summary:
         summary_cells = [
-            (c.label, reports.cell_text(c, listing.summary[c.key]))
-            for c in reports.UNIT_COLUMNS[1:]
+            (c.label, report_columns.cell_text(c, listing.summary[c.key]))
+            for c in report_columns.UNIT_COLUMNS[1:]
         ]
     return {
         "listing": listing,
-        "columns": _sort_links(parsed, listing.columns, reports.CADRE_SORT_KEYS),
+        "columns": _sort_links(parsed, listing.columns, report_columns.CADRE_SORT_KEYS),
         "table_rows": [
-            {"cells": [reports.cell_text(c, row[c.key]) for c in listing.columns]}
+            {"cells": [report_columns.cell_text(c, row[c.key]) for c in listing.columns]}
             for row in listing.rows
         ],
         "summary_cells": summary_cells,
@@ -193,7 +200,9 @@ def attendance_report_data(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": "not_signed_in"}, status=401)
     user = request_user(request)
     try:
-        parsed = reports.report_request_parse(user=user, params=request.GET, formats=("html",))
+        parsed = report_request.report_request_parse(
+            user=user, params=request.GET, formats=("html",)
+        )
     except ReportError as error:
         return JsonResponse({"error": error.code.value, "message": error.message}, status=400)
     except PermissionDenied:
@@ -226,7 +235,7 @@ def attendance_report_data(request: HttpRequest) -> JsonResponse:
     ]
     return JsonResponse(
         {
-            "unit": {"name": parsed.unit.name, "code": reports.unit_param(parsed.unit)},
+            "unit": {"name": parsed.unit.name, "code": report_request.unit_param(parsed.unit)},
             "subject": reports.report_subject(request=parsed),
             "lectures_counted": len(parsed.lectures),
             "units": units,

@@ -22,7 +22,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from courses.models import Lecture, Programme
-from courses.reports.attendance import unit_param
 from courses.reports.followups import (
     FollowUpKind,
     FollowUpQuery,
@@ -43,11 +42,11 @@ from courses.reports.ranking import (
     ranking_units,
     started_lectures,
 )
+from courses.reports.request import report_programme_visible, unit_param
 from portal.exports import EXPORT_FORMATS, export_audit_write, export_filename, export_response
 from portal.http import request_user
 from portal.models import OrgUnit, User
 from portal.scopes import Capability, Scope, scope_for, unit_get_in_scope
-from portal.selectors import report_programme_visible
 
 _MAX_ID_DIGITS = 12
 CHART_MAX_UNITS = 10

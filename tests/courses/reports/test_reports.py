@@ -17,12 +17,8 @@ from django.utils import timezone
 from courses.attendance.buffer import LIVE, REPLAY, MemoryBuffer
 from courses.attendance.credit import attendance_flush
 from courses.models import Attendance, AttendanceOverride, Enrolment, Lecture, Programme
-from courses.reports.attendance import (
-    ReportError,
-    ReportErrorCode,
-    report_request_parse,
-    unit_report_build,
-)
+from courses.reports.attendance import unit_report_build
+from courses.reports.request import ReportError, ReportErrorCode, report_request_parse
 from courses.summaries.sync import headcounts_changed, summaries_rebuild
 from portal.models import AuditLog, OrgUnit, Role, User
 from tests.conftest import Tree
