@@ -228,7 +228,8 @@ def main() -> int:
     from django.db import connection
 
     from courses.models import Attendance, Lecture, Programme
-    from courses.summaries.sync import headcounts, summaries_rebuild
+    from courses.summaries.rebuild import summaries_rebuild
+    from courses.summaries.totals import headcounts
     from demo import programme as demo
     from portal.models import OrgUnit
 

@@ -29,7 +29,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from courses.models import Enrolment, Lecture, Programme, Speaker, Venue
-from courses.summaries.sync import headcounts_changed, summaries_rebuild
+from courses.summaries.rebuild import summaries_rebuild
+from courses.summaries.sync import headcounts_changed
 from demo import people
 from demo import programme as data
 from demo.attendance import Which, demo_attendance_seed

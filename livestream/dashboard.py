@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from courses.models import Lecture
 from courses.selectors import lecture_is_moderator
-from courses.summaries.sync import summary_totals
+from courses.summaries.totals import summary_totals
 from livestream import broadcast
 from livestream.events import iso
 from livestream.selectors import RoomAccess, lecture_get_for_room

@@ -45,15 +45,8 @@ from courses.reports.request import (
     report_programmes,
     unit_param,
 )
-from courses.summaries.sync import (
-    ATTENDED,
-    COMPLETED,
-    IN_PERSON,
-    LIVE,
-    REPLAY,
-    Totals,
-    summary_totals,
-)
+from courses.summaries.sync import ATTENDED, COMPLETED, IN_PERSON, LIVE, REPLAY
+from courses.summaries.totals import Totals, summary_totals
 from portal.exports import export_audit_write, export_filename
 from portal.models import OrgUnit, User, mask_phone
 

@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 
 from courses.models import Lecture, LectureUnitSummary, Programme
 from courses.reports.request import lectures_counted
-from courses.summaries.sync import summary_totals
+from courses.summaries.totals import summary_totals
 from portal.models import OrgUnit
 from portal.scopes import Scope
 

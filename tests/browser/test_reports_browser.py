@@ -17,7 +17,8 @@ from playwright.sync_api import Browser, Page
 from pytest_django.live_server_helper import LiveServer
 
 from courses.models import Attendance, Enrolment, Lecture
-from courses.summaries.sync import headcounts_changed, summaries_rebuild
+from courses.summaries.rebuild import summaries_rebuild
+from courses.summaries.sync import headcounts_changed
 from demo.seed import demo_seed
 from portal.models import OrgUnit, Role
 from tests.browser.conftest import PHONE, axe_violations, new_page, screenshot, sign_in

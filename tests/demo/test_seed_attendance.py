@@ -15,7 +15,8 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from courses.models import Attendance, Enrolment, Lecture, Programme
-from courses.summaries.sync import attendance_summaries_sync, summaries_compute, summaries_stored
+from courses.summaries.rebuild import summaries_compute, summaries_stored
+from courses.summaries.sync import attendance_summaries_sync
 from demo import programme as demo_programme
 from demo.attendance import _insert_bulk, attendance_rows
 

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from courses.models import Programme
-from courses.summaries.sync import summaries_rebuild
+from courses.summaries.rebuild import summaries_rebuild
 
 
 class Command(BaseCommand):

@@ -21,7 +21,8 @@ from django.utils import timezone
 import courses.admin.attendance
 from courses.attendance.credit import attendance_override_create
 from courses.models import Attendance, AttendanceOverride, Lecture, Programme
-from courses.summaries.sync import attendance_summaries_sync, summaries_compute, summaries_stored
+from courses.summaries.rebuild import summaries_compute, summaries_stored
+from courses.summaries.sync import attendance_summaries_sync
 from portal.models import AuditLog, Role, User
 from portal.services import organiser_permissions_grant
 from tests.conftest import Tree

@@ -31,7 +31,7 @@ from courses.attendance.checkin import (
 from courses.attendance.credit import attendance_flush, attendance_override_create
 from courses.models import Attendance, Lecture, Programme, Venue
 from courses.services import enrolment_assign_bulk, enrolment_create, enrolment_withdraw
-from courses.summaries.sync import summaries_compute, summaries_stored
+from courses.summaries.rebuild import summaries_compute, summaries_stored
 from portal.models import AuditLog, User
 from tests.conftest import Tree
 from tests.courses.attendance.attendance_support import START

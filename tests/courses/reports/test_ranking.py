@@ -15,7 +15,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from courses.reports.ranking import RankBy, ranking_build, ranking_units
-from courses.summaries.sync import headcounts
+from courses.summaries.totals import headcounts
 from portal.models import AuditLog, OrgUnit, User
 from portal.scopes import Capability, scope_for
 from tests.courses.reports.followup_support import World, cadre_in, enrol, world_fixture  # noqa: F401

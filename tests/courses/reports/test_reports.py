@@ -19,7 +19,8 @@ from courses.attendance.credit import attendance_flush
 from courses.models import Attendance, AttendanceOverride, Enrolment, Lecture, Programme
 from courses.reports.attendance import unit_report_build
 from courses.reports.request import ReportError, ReportErrorCode, report_request_parse
-from courses.summaries.sync import headcounts_changed, summaries_rebuild
+from courses.summaries.rebuild import summaries_rebuild
+from courses.summaries.sync import headcounts_changed
 from portal.models import AuditLog, OrgUnit, Role, User
 from tests.conftest import Tree
 from tests.factories import LectureFactory, ProgrammeFactory, RoleFactory, UserFactory, unit_create

@@ -13,7 +13,7 @@ from courses.attendance.buffer import LIVE, MemoryBuffer
 from courses.attendance.credit import attendance_flush
 from courses.models import Attendance, LectureUnitSummary, Programme, ProgrammeUnitSummary
 from courses.services import enrolment_create
-from courses.summaries.sync import summaries_compute, summaries_stored
+from courses.summaries.rebuild import summaries_compute, summaries_stored
 from portal.models import User
 from tests.conftest import Tree
 from tests.factories import LectureFactory, ProgrammeFactory

@@ -16,14 +16,9 @@ from courses.attendance.buffer import LIVE, REPLAY, MemoryBuffer
 from courses.attendance.credit import attendance_flush, attendance_override_create
 from courses.models import Attendance, Enrolment, Lecture, LectureUnitSummary, Programme
 from courses.services import enrolment_assign_bulk, enrolment_create, enrolment_withdraw
-from courses.summaries.sync import (
-    attendance_summaries_sync,
-    headcounts,
-    summaries_compute,
-    summaries_rebuild,
-    summaries_stored,
-    summary_totals,
-)
+from courses.summaries.rebuild import summaries_compute, summaries_rebuild, summaries_stored
+from courses.summaries.sync import attendance_summaries_sync
+from courses.summaries.totals import headcounts, summary_totals
 from portal.models import OrgUnit, User
 from tests.conftest import Tree
 from tests.factories import LectureFactory, ProgrammeFactory, UserFactory
