@@ -2,8 +2,11 @@
 #
 #   make run     venv + requirements, migrate, demo data, serve http://$(HOST):$(PORT)
 #                with daphne and a Celery worker + beat; Ctrl-C stops everything
-#   make test    venv + dev requirements, lint, types, migrations check, compose check,
-#                the whole pytest suite (CI=true / REQUIRE_SERVICES=1: nothing may skip)
+#   make test    system packages (scripts/system-deps.sh), venv + dev requirements, lint,
+#                types, layers, migrations check, compose check, the whole pytest suite;
+#                nothing may be skipped
+#   make test-fast  the suite without the slow and browser tests, stopping at the first
+#                failure (local work; not a substitute for make test)
 #   make bench   run bench/*.py and print a results table
 #
 # Embedded default (SQLite, in-memory channel layer, filesystem broker) unless
@@ -27,17 +30,21 @@ RUNTIME_STAMP := $(VENV)/.stamp-requirements
 DEV_STAMP := $(VENV)/.stamp-requirements-dev
 
 CI ?=
-REQUIRE_SERVICES ?=
+# make test is the whole suite: a missing Chromium, Redis or PostgreSQL fails a test instead
+# of skipping it (tests/conftest.py). test-fast is lenient.
+REQUIRE_SERVICES ?= 1
 STRICT := $(if $(filter true 1,$(CI) $(REQUIRE_SERVICES)),1,)
+export REQUIRE_SERVICES
 DOCKER_COMPOSE ?= $(shell command -v docker-compose 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: help run test test-steps lint format-check typecheck migrations-check compose-check \
-	pytest qa fmt messages bench install install-dev lock clean
+.PHONY: help run test test-steps lint format-check typecheck layers migrations-check compose-check \
+	pytest test-fast system-deps qa fmt messages bench install install-dev lock clean
 
 help:
 	@echo "make run               serve the demo at http://$(HOST):$(PORT) (daphne + celery worker/beat)"
-	@echo "make test              lint, types, migrations check, compose check, whole pytest suite"
+	@echo "make test              system packages, lint, types, layers, checks, whole pytest suite"
+	@echo "make test-fast         pytest without slow and browser tests, stop at first failure"
 	@echo "make qa                ruff, ruff format --check, mypy, migrations check"
 	@echo "make fmt               ruff --fix and ruff format"
 	@echo "make migrations-check  makemigrations --check --dry-run"
@@ -82,10 +89,14 @@ run: $(RUNTIME_STAMP)
 # --- test ----------------------------------------------------------------------------------
 # Every step runs (make -k) so one report shows all failures; the exit status is non-zero
 # if any step failed. pytest's own exit status (5 = no tests collected) propagates.
-test: $(DEV_STAMP)
+test: system-deps $(DEV_STAMP)
 	@$(MAKE) -k test-steps
 
-test-steps: lint format-check typecheck migrations-check compose-check pytest
+# Installs the Debian packages the suite drives (as root with apt), else prints the command.
+system-deps:
+	scripts/system-deps.sh
+
+test-steps: lint format-check typecheck layers migrations-check compose-check pytest
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
@@ -95,6 +106,10 @@ format-check: $(DEV_STAMP)
 
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy .
+
+# The layers of pyproject.toml [tool.importlinter] (docs/architecture.md).
+layers: $(DEV_STAMP)
+	$(VENV)/bin/lint-imports --no-logo --cache-dir var/import-linter
 
 migrations-check: $(DEV_STAMP)
 	$(PY) manage.py makemigrations --check --dry-run
@@ -110,10 +125,14 @@ else
 	@echo "docker-compose not found: skipping the compose file check"
 endif
 
+# --durations=30: the slowest tests in every run (baseline in docs/operations.md).
 pytest: $(DEV_STAMP)
-	$(VENV)/bin/pytest $(if $(STRICT),-p no:cacheprovider,) $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(if $(STRICT),-p no:cacheprovider,) --durations=30 $(PYTEST_ARGS)
 
-qa: lint format-check typecheck migrations-check
+test-fast: $(DEV_STAMP)
+	REQUIRE_SERVICES= $(VENV)/bin/pytest -x -q -m "not slow and not browser" $(PYTEST_ARGS)
+
+qa: lint format-check typecheck layers migrations-check
 
 fmt: $(DEV_STAMP)
 	$(VENV)/bin/ruff check --fix .
