@@ -20,7 +20,8 @@ from courses.exceptions import EnrolmentError, EnrolmentErrorCode, ScheduleError
 from courses.models import Enrolment, Lecture, Programme, Venue
 from courses.selectors import user_in_audience
 from courses.summaries.sync import enrolment_summaries_sync
-from portal.models import AuditLog, User
+from portal.models import User
+from portal.services import audit_log_write
 
 
 def _programme_lock(*, programme_id: int) -> Programme:
@@ -136,7 +137,7 @@ def enrolment_assign_bulk(
         to_update, ["venue", "status", "source", "enrolled_at", "withdrawn_at"], batch_size=2000
     )
     enrolment_summaries_sync(programme_id=programme.pk, user_ids=user_ids)
-    AuditLog.objects.create(
+    audit_log_write(
         user=assigned_by,
         action="enrolment.assign_bulk",
         target=f"programme:{programme.pk}",
@@ -198,7 +199,7 @@ def lecture_schedule_weekly_series(
                 ) from exc
             lecture.save()
             created.append(lecture)
-        AuditLog.objects.create(
+        audit_log_write(
             user=scheduled_by,
             action="lecture.schedule_weekly_series",
             target=f"programme:{programme.pk}",

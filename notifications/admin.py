@@ -50,6 +50,7 @@ from notifications.providers.base import ProviderError
 from notifications.rendering import render_text, sample_context
 from portal.admin import AuditedAdminMixin, ScopedAdminMixin, request_user
 from portal.models import mask_phone
+from portal.services import audit_log_write
 
 PROGRAMME_SCOPE = "lecture__programme__organiser_unit__"
 
@@ -324,9 +325,8 @@ def _cell(value: Any) -> str:
 
 
 def services_audit(request: HttpRequest, action: str, ids: list[int]) -> None:
-    from portal.models import AuditLog
 
-    AuditLog.objects.create(
+    audit_log_write(
         user=request_user(request), action=action, target="reminders", detail={"ids": ids[:100]}
     )
 

@@ -37,7 +37,8 @@ from courses.attendance.buffer import (
 from courses.attendance.hot_settings import hot_settings
 from courses.models import Attendance, AttendanceOverride, Lecture
 from courses.summaries.sync import attendance_summaries_sync, attendance_summaries_sync_staged
-from portal.models import AuditLog, User
+from portal.models import User
+from portal.services import audit_log_write
 
 T = TypeVar("T")
 # ---------------------------------------------------------------------------------------
@@ -457,7 +458,7 @@ def attendance_override_create(
         attendance=attendance, completed=completed, reason=reason[:200], by=by
     )
     attendance_summaries_sync(lecture_id=attendance.lecture_id, user_ids=[attendance.user_id])
-    AuditLog.objects.create(
+    audit_log_write(
         user=by,
         action="attendance.override",
         target=f"attendance:{attendance.pk}",

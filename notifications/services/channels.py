@@ -7,7 +7,8 @@ import logging
 from django.utils import timezone
 
 from notifications.models import ChannelState
-from portal.models import AuditLog, User
+from portal.models import User
+from portal.services import audit_log_write
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ def channel_pause(*, channel: str, reason: str) -> None:
         channel=channel,
         defaults={"paused": True, "reason": reason[:200], "paused_at": timezone.now()},
     )
-    AuditLog.objects.create(
+    audit_log_write(
         user=None,
         action="notify.channel_paused",
         target=f"channel:{channel}",
@@ -28,7 +29,7 @@ def channel_pause(*, channel: str, reason: str) -> None:
 
 def channel_resume(*, channel: str, by: User | None) -> None:
     ChannelState.objects.filter(channel=channel).update(paused=False, reason="")
-    AuditLog.objects.create(user=by, action="notify.channel_resumed", target=f"channel:{channel}")
+    audit_log_write(user=by, action="notify.channel_resumed", target=f"channel:{channel}")
 
 
 def _is_paused(channel: str) -> bool:

@@ -15,7 +15,8 @@ from notifications.models import Announcement, Channel, InboxMessage, Reminder
 from notifications.providers import provider_for
 from notifications.providers.base import OutMessage
 from notifications.services.messages import message_render
-from portal.models import AuditLog, User
+from portal.models import User
+from portal.services import audit_log_write
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def announcement_publish(*, announcement: Announcement, by: User | None) -> int:
     Announcement.objects.filter(pk=announcement.pk, published_at__isnull=True).update(
         published_at=now, published_by=by
     )
-    AuditLog.objects.create(
+    audit_log_write(
         user=by,
         action="announcement.publish",
         target=f"announcement:{announcement.pk}",

@@ -12,7 +12,8 @@ from notifications import selectors
 from notifications.exceptions import NotifyError, NotifyErrorCode
 from notifications.models import PUSH_CHANNELS, Channel, Delivery, NotifyPreference, ProgrammeOptOut
 from notifications.services.planning import _channel_order
-from portal.models import AuditLog, User
+from portal.models import User
+from portal.services import audit_log_write
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def delivery_withdraw_opted_out(
         fallback_done=True,
         updated_at=timezone.now(),
     )
-    AuditLog.objects.create(
+    audit_log_write(
         user=by or user,
         action="notify.opt_out_withdraw",
         target=f"user:{user.pk}",

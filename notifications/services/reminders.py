@@ -19,7 +19,8 @@ from notifications.models import (
     Reminder,
     ReminderKind,
 )
-from portal.models import AuditLog, User
+from portal.models import User
+from portal.services import audit_log_write
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def reminder_create(
     reminder = Reminder.objects.create(
         lecture=lecture, kind=kind, due_at=due_at, created_by=created_by, note=note[:200]
     )
-    AuditLog.objects.create(
+    audit_log_write(
         user=created_by,
         action="reminder.create",
         target=f"reminder:{reminder.pk}",
@@ -113,7 +114,7 @@ def reminder_cancel(*, reminder_id: int, by: User | None) -> int:
         count = Delivery.objects.filter(
             reminder_id=reminder_id, status=Delivery.Status.QUEUED
         ).update(status=Delivery.Status.CANCELLED, updated_at=now)
-        AuditLog.objects.create(
+        audit_log_write(
             user=by,
             action="reminder.cancel",
             target=f"reminder:{reminder_id}",
@@ -177,7 +178,7 @@ def reminder_resend_failed(*, reminder_id: int, by: User | None) -> int:
         Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.DONE).update(
             status=Reminder.Status.DISPATCHING, finished_at=None
         )
-    AuditLog.objects.create(
+    audit_log_write(
         user=by,
         action="reminder.resend_failed",
         target=f"reminder:{reminder_id}",
