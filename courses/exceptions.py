@@ -6,6 +6,8 @@ import enum
 
 from django.utils.translation import gettext_lazy as _
 
+from portal.errors import CodedError
+
 
 class EnrolmentErrorCode(enum.Enum):
     NOT_IN_AUDIENCE = "not_in_audience"
@@ -32,14 +34,11 @@ _MESSAGES = {
 }
 
 
-class EnrolmentError(Exception):
-    def __init__(self, code: EnrolmentErrorCode) -> None:
-        self.code = code
-        super().__init__(code.value)
+class EnrolmentError(CodedError):
+    """A refused enrolment action; ``code`` for APIs, ``message`` for people."""
 
-    @property
-    def message(self) -> str:
-        return str(_MESSAGES[self.code])
+    code: EnrolmentErrorCode
+    messages = _MESSAGES
 
 
 class ScheduleError(Exception):

@@ -6,6 +6,8 @@ import enum
 
 from django.utils.translation import gettext_lazy as _
 
+from portal.errors import CodedError
+
 
 class LiveErrorCode(enum.Enum):
     INVALID = "invalid"
@@ -26,8 +28,11 @@ _MESSAGES = {
 }
 
 
-class LiveError(Exception):
+class LiveError(CodedError):
     """A refused live-room request. ``message`` is for people (Chinese in the UI)."""
+
+    code: LiveErrorCode
+    messages = _MESSAGES
 
     def __init__(
         self,
@@ -36,11 +41,5 @@ class LiveError(Exception):
         *,
         retry_after: int | None = None,
     ) -> None:
-        self.code = code
-        self._message = message
+        super().__init__(code, message)
         self.retry_after = retry_after
-        super().__init__(code.value)
-
-    @property
-    def message(self) -> str:
-        return self._message if self._message is not None else str(_MESSAGES[self.code])

@@ -6,6 +6,8 @@ import enum
 
 from django.utils.translation import gettext_lazy as _
 
+from portal.errors import CodedError
+
 
 class NotifyErrorCode(enum.Enum):
     IN_PAST = "in_past"
@@ -34,11 +36,8 @@ _MESSAGES = {
 }
 
 
-class NotifyError(Exception):
-    def __init__(self, code: NotifyErrorCode) -> None:
-        self.code = code
-        super().__init__(code.value)
+class NotifyError(CodedError):
+    """A refused notification action; ``code`` for APIs, ``message`` for people."""
 
-    @property
-    def message(self) -> str:
-        return str(_MESSAGES[self.code])
+    code: NotifyErrorCode
+    messages = _MESSAGES

@@ -35,6 +35,7 @@ from courses.attendance.credit import _rules  # the flush's completion rule, sha
 from courses.models import Attendance, Enrolment, Lecture, Venue
 from courses.selectors import unit_ancestor_paths
 from courses.summaries.sync import attendance_summaries_sync
+from portal.errors import CodedError
 from portal.models import User
 from portal.scopes import Capability, scope_for
 from portal.services import audit_log_write
@@ -72,17 +73,19 @@ _MESSAGES = {
 }
 
 
-class CheckInError(Exception):
-    """A refused check-in; ``code`` is machine-readable, ``message`` is for people."""
+class CheckInError(CodedError):
+    """A refused check-in; ``params`` fill the message's placeholders."""
+
+    code: CheckInErrorCode
+    messages = _MESSAGES
 
     def __init__(self, code: CheckInErrorCode, **params: str) -> None:
-        self.code = code
+        super().__init__(code)
         self.params = params
-        super().__init__(code.value)
 
     @property
     def message(self) -> str:
-        text = str(_MESSAGES[self.code])
+        text = super().message
         return text % self.params if self.params else text
 
 
