@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from courses.models import Lecture, Programme
 from courses.reports.columns import CADRE_SORT_KEYS, UNIT_SORT_KEYS
 from courses.selectors import lecture_status_q
+from portal.errors import CodedError
 from portal.models import OrgUnit, User
 from portal.scopes import Capability, Scope, scope_for, unit_get_in_scope
 
@@ -43,6 +44,25 @@ class ReportErrorCode(enum.StrEnum):
     REPEATED_PARAMETER = "repeated_parameter"
     LECTURE_NOT_IN_PROGRAMME = "lecture_not_in_programme"
     TOO_MANY_CADRES = "too_many_cadres"
+    INVALID_CHOICE = "invalid_choice"
+    INVALID_CURSOR = "invalid_cursor"
+    MISSING_SUBJECT = "missing_subject"
+    MISSING_PROGRAMME = "missing_programme"
+    MISSING_UNIT = "missing_unit"
+    PROGRAMME_ONLY = "programme_only"
+    UNKNOWN_LECTURE = "unknown_lecture"
+    UNKNOWN_PROGRAMME = "unknown_programme"
+    UNKNOWN_UNIT = "unknown_unit"
+
+
+# Codes that answer 404 (the object does not exist, or is not the caller's to name).
+_NOT_FOUND = frozenset(
+    {
+        ReportErrorCode.UNKNOWN_LECTURE,
+        ReportErrorCode.UNKNOWN_PROGRAMME,
+        ReportErrorCode.UNKNOWN_UNIT,
+    }
+)
 
 
 _MESSAGES: dict[ReportErrorCode, Promise] = {
@@ -70,19 +90,32 @@ _MESSAGES: dict[ReportErrorCode, Promise] = {
     ReportErrorCode.LECTURE_NOT_IN_PROGRAMME: gettext_lazy(
         "This lecture does not belong to the chosen programme."
     ),
+    ReportErrorCode.INVALID_CHOICE: gettext_lazy("A report parameter has an unknown value."),
+    ReportErrorCode.INVALID_CURSOR: gettext_lazy(
+        "The page position is not valid; start again from the first page."
+    ),
+    ReportErrorCode.MISSING_SUBJECT: gettext_lazy("Choose a lecture or a programme."),
+    ReportErrorCode.MISSING_PROGRAMME: gettext_lazy("Choose a programme."),
+    ReportErrorCode.MISSING_UNIT: gettext_lazy("Choose a unit."),
+    ReportErrorCode.PROGRAMME_ONLY: gettext_lazy(
+        "The ranking covers a whole programme: give programme=<id>."
+    ),
+    ReportErrorCode.UNKNOWN_LECTURE: gettext_lazy("No such lecture."),
+    ReportErrorCode.UNKNOWN_PROGRAMME: gettext_lazy("No such programme."),
+    ReportErrorCode.UNKNOWN_UNIT: gettext_lazy("No such unit."),
 }
 
 
-class ReportError(Exception):
-    """Malformed report input (HTTP 400); ``code`` for APIs, ``message`` for people."""
+class ReportError(CodedError):
+    """A report request we cannot answer: ``code`` for APIs, ``message`` for people and the
+    HTTP ``status`` (400 for malformed input, 404 for an unknown object)."""
 
-    def __init__(self, code: ReportErrorCode) -> None:
-        self.code = code
-        super().__init__(code.value)
+    code: ReportErrorCode
+    messages = _MESSAGES
 
     @property
-    def message(self) -> str:
-        return str(_MESSAGES[self.code])
+    def status(self) -> int:
+        return 404 if self.code in _NOT_FOUND else 400
 
 
 # ---------------------------------------------------------------------------------------
@@ -151,6 +184,15 @@ class ReportRequest:
         return params
 
 
+def scope_require(*, user: User) -> Scope:
+    """The caller's report scope; ``PermissionDenied`` for a user who may read no report
+    (every report page, export and chart asks here)."""
+    scope = scope_for(user=user, capability=Capability.READ_REPORTS)
+    if scope.is_empty:
+        raise PermissionDenied(_("Attendance reports are for party-school and organisation staff."))
+    return scope
+
+
 def unit_param(unit: OrgUnit) -> str:
     return unit.code or f"pk:{unit.pk}"
 
@@ -206,9 +248,7 @@ def report_request_parse(
         page = int(raw["page"])
 
     # 2. Scope: who may read reports, and over which subtree.
-    scope = scope_for(user=user, capability=Capability.READ_REPORTS)
-    if scope.is_empty:
-        raise PermissionDenied(_("Attendance reports are for party-school and organisation staff."))
+    scope = scope_require(user=user)
     if raw["unit"]:
         unit = unit_get_in_scope(user=user, capability=Capability.READ_REPORTS, code=raw["unit"])
     else:

@@ -37,8 +37,8 @@ def _bad_request(request: HttpRequest, error: ReportError) -> HttpResponse:
     return render(
         request,
         "courses/reports/error.html",
-        {"message": error.message, "code": error.code.value},
-        status=400,
+        {"message": error.message, "code": error.code_value},
+        status=error.status,
     )
 
 
@@ -204,7 +204,9 @@ def attendance_report_data(request: HttpRequest) -> JsonResponse:
             user=user, params=request.GET, formats=("html",)
         )
     except ReportError as error:
-        return JsonResponse({"error": error.code.value, "message": error.message}, status=400)
+        return JsonResponse(
+            {"error": error.code_value, "message": error.message}, status=error.status
+        )
     except PermissionDenied:
         return JsonResponse({"error": "forbidden"}, status=403)
     except Http404:

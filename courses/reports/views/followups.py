@@ -3,7 +3,8 @@
 Parse → authorise (``portal.scopes``: a unit outside the caller's area is 403, never an
 empty page, in HTML and in every export) → read (``courses.reports.followups`` /
 ``courses.reports.ranking``) → render or export (``portal.exports``, audit-logged).
-Bad input gets a Chinese page with status 400 (or 404 for unknown ids), never a 500.
+Bad input raises ``ReportError`` (the reports' one error type) and gets a Chinese page
+with its code and status 400 (or 404 for unknown ids), never a 500.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -42,40 +42,37 @@ from courses.reports.ranking import (
     ranking_units,
     started_lectures,
 )
-from courses.reports.request import report_programme_visible, unit_param
+from courses.reports.request import (
+    ReportError,
+    ReportErrorCode,
+    report_programme_visible,
+    scope_require,
+    unit_param,
+)
 from portal.exports import EXPORT_FORMATS, export_audit_write, export_filename, export_response
 from portal.http import request_user
 from portal.models import OrgUnit, User
-from portal.scopes import Capability, Scope, scope_for, unit_get_in_scope
+from portal.scopes import Capability, Scope, unit_get_in_scope
 
 _MAX_ID_DIGITS = 12
 CHART_MAX_UNITS = 10
 
 
-class BadInput(Exception):
-    """A request we cannot answer: shown to the user with ``status``."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-def _error_page(request: HttpRequest, error: BadInput) -> HttpResponse:
+def _error_page(request: HttpRequest, error: ReportError) -> HttpResponse:
     return render(
         request,
-        "courses/followups/error.html",
-        {"message": error.message},
+        "courses/reports/error.html",
+        {"message": error.message, "code": error.code_value},
         status=error.status,
     )
 
 
-def _int_param(params: QueryDict, name: str, label: str) -> int | None:
+def _int_param(params: QueryDict, name: str, label: str, code: ReportErrorCode) -> int | None:
     raw = params.get(name, "").strip()
     if not raw:
         return None
     if not raw.isascii() or not raw.isdigit() or len(raw) > _MAX_ID_DIGITS:
-        raise BadInput(_("The %(what)s must be given by its number.") % {"what": label})
+        raise ReportError(code, _("The %(what)s must be given by its number.") % {"what": label})
     return int(raw)
 
 
@@ -84,9 +81,10 @@ def _choice(params: QueryDict, name: str, allowed: tuple[str, ...], default: str
     if not raw:
         return default
     if raw not in allowed:
-        raise BadInput(
+        raise ReportError(
+            ReportErrorCode.INVALID_CHOICE,
             _("Unknown value for “%(name)s”. Allowed: %(allowed)s.")
-            % {"name": name, "allowed": ", ".join(allowed)}
+            % {"name": name, "allowed": ", ".join(allowed)},
         )
     return raw
 
@@ -96,15 +94,8 @@ def _format(params: QueryDict) -> str:
     if raw in ("", "html"):
         return "html"
     if raw not in EXPORT_FORMATS:
-        raise BadInput(_("Unsupported format. Use csv or xlsx."))
+        raise ReportError(ReportErrorCode.INVALID_FORMAT, _("Unsupported format. Use csv or xlsx."))
     return raw
-
-
-def _scope(user: User) -> Scope:
-    scope = scope_for(user=user, capability=Capability.READ_REPORTS)
-    if scope.is_empty:
-        raise PermissionDenied(_("Attendance reports are for party-school and organisation staff."))
-    return scope
 
 
 def _unit(params: QueryDict, user: User, scope: Scope, *, required: bool) -> OrgUnit | None:
@@ -115,41 +106,43 @@ def _unit(params: QueryDict, user: User, scope: Scope, *, required: bool) -> Org
         if len(roots) == 1 and (required or not scope.everything):
             return roots[0]
         if required:
-            raise BadInput(_("Choose a unit."))
+            raise ReportError(ReportErrorCode.MISSING_UNIT)
         return None
     if len(code) > 40 or "\x00" in code:  # PostgreSQL rejects NUL in text
-        raise BadInput(_("No such unit."), status=404)
+        raise ReportError(ReportErrorCode.UNKNOWN_UNIT)
     try:
         return unit_get_in_scope(user=user, capability=Capability.READ_REPORTS, code=code)
     except Http404 as exc:
-        raise BadInput(_("No such unit."), status=404) from exc
+        raise ReportError(ReportErrorCode.UNKNOWN_UNIT) from exc
 
 
 def _programme(programme_id: int) -> Programme:
     programme = Programme.objects.filter(pk=programme_id).first()
     if programme is None:
-        raise BadInput(_("No such programme."), status=404)
+        raise ReportError(ReportErrorCode.UNKNOWN_PROGRAMME)
     return programme
 
 
 def _programme_visible(scope: Scope, programme: Programme) -> None:
     if not report_programme_visible(scope=scope, programme=programme):
-        raise BadInput(_("No such programme."), status=404)
+        raise ReportError(ReportErrorCode.UNKNOWN_PROGRAMME)
 
 
 def _programme_or_lecture(params: QueryDict) -> tuple[Programme, Lecture | None]:
-    lecture_id = _int_param(params, "lecture", _("lecture"))
-    programme_id = _int_param(params, "programme", _("programme"))
+    lecture_id = _int_param(params, "lecture", _("lecture"), ReportErrorCode.INVALID_LECTURE)
+    programme_id = _int_param(
+        params, "programme", _("programme"), ReportErrorCode.INVALID_PROGRAMME
+    )
     if lecture_id is None and programme_id is None:
-        raise BadInput(_("Choose a lecture or a programme."))
+        raise ReportError(ReportErrorCode.MISSING_SUBJECT)
     lecture = None
     if lecture_id is not None:
         lecture = Lecture.objects.select_related("programme").filter(pk=lecture_id).first()
         if lecture is None:
-            raise BadInput(_("No such lecture."), status=404)
+            raise ReportError(ReportErrorCode.UNKNOWN_LECTURE)
         if programme_id is not None and lecture.programme_id != programme_id:
             _programme(programme_id)
-            raise BadInput(_("This lecture does not belong to that programme."))
+            raise ReportError(ReportErrorCode.LECTURE_NOT_IN_PROGRAMME)
         return lecture.programme, lecture
     assert programme_id is not None  # noqa: S101 (narrowing)
     return _programme(programme_id), None
@@ -173,7 +166,7 @@ class _FollowUpRequest:
 
 def _followup_parse(request: HttpRequest, user: User) -> _FollowUpRequest:
     params = request.GET
-    scope = _scope(user)
+    scope = scope_require(user=user)
     programme, lecture = _programme_or_lecture(params)
     _programme_visible(scope, programme)
     kind = FollowUpKind(
@@ -182,7 +175,7 @@ def _followup_parse(request: HttpRequest, user: User) -> _FollowUpRequest:
     fmt = _format(params)
     after = params.get("after", "").strip()
     if after and not cursor_valid(after):
-        raise BadInput(_("The page position is not valid; start again from the first page."))
+        raise ReportError(ReportErrorCode.INVALID_CURSOR)
     unit = _unit(params, user, scope, required=True)
     assert unit is not None  # noqa: S101 (required=True)
     started = (
@@ -217,7 +210,7 @@ def followup_list(request: HttpRequest) -> HttpResponseBase:
     user = request_user(request)
     try:
         parsed = _followup_parse(request, user)
-    except BadInput as error:
+    except ReportError as error:
         return _error_page(request, error)
     query = parsed.query
     base = {
@@ -376,12 +369,14 @@ class _RankingRequest:
 
 def _ranking_parse(request: HttpRequest, user: User) -> _RankingRequest:
     params = request.GET
-    scope = _scope(user)
+    scope = scope_require(user=user)
     if params.get("lecture", "").strip():
-        raise BadInput(_("The ranking covers a whole programme: give programme=<id>."))
-    programme_id = _int_param(params, "programme", _("programme"))
+        raise ReportError(ReportErrorCode.PROGRAMME_ONLY)
+    programme_id = _int_param(
+        params, "programme", _("programme"), ReportErrorCode.INVALID_PROGRAMME
+    )
     if programme_id is None:
-        raise BadInput(_("Choose a programme."))
+        raise ReportError(ReportErrorCode.MISSING_PROGRAMME)
     programme = _programme(programme_id)
     _programme_visible(scope, programme)
     rank_by = RankBy(_choice(params, "sort", tuple(r.value for r in RankBy), RankBy.ATTENDANCE))
@@ -391,9 +386,10 @@ def _ranking_parse(request: HttpRequest, user: User) -> _RankingRequest:
     default = level_default(above=under or (roots[0] if len(roots) == 1 else None))
     level = _choice(params, "level", tuple(str(lv) for lv in LEVELS), default)
     if under is not None and not level_is_below(level=level, unit=under):
-        raise BadInput(
+        raise ReportError(
+            ReportErrorCode.INVALID_LEVEL,
             _("%(unit)s contains no units of the level “%(level)s”; choose a lower level.")
-            % {"unit": under.name, "level": level_label(level)}
+            % {"unit": under.name, "level": level_label(level)},
         )
     return _RankingRequest(programme, level, rank_by, under, scope, fmt)
 
@@ -404,7 +400,7 @@ def ranking(request: HttpRequest) -> HttpResponseBase:
     user = request_user(request)
     try:
         parsed = _ranking_parse(request, user)
-    except BadInput as error:
+    except ReportError as error:
         return _error_page(request, error)
     units = list(ranking_units(scope=parsed.scope, level=parsed.level, under=parsed.under))
     result = ranking_build(

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import gettext as _
 
-from courses.reports.request import report_programmes
+from courses.reports.request import report_programmes, scope_require
 from portal.http import request_user
-from portal.scopes import Capability, scope_for
 
 
 @login_required
 def reports_home(request: HttpRequest) -> HttpResponse:
     """The entry page of party-school and organisation-department staff."""
     user = request_user(request)
-    scope = scope_for(user=user, capability=Capability.READ_REPORTS)
-    if scope.is_empty:
-        raise PermissionDenied(_("Attendance reports are for party-school and organisation staff."))
+    scope = scope_require(user=user)
     return render(
         request,
         "portal/reports_home.html",

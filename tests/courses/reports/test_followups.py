@@ -173,6 +173,24 @@ def test_bad_input_gets_a_clear_chinese_error(
     assert text in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({}, "missing_subject"),
+        ({"programme": "99999999"}, "unknown_programme"),
+        ({"programme": "{programme}", "unit": "999999999999"}, "unknown_unit"),
+        ({"programme": "{programme}", "kind": "bogus"}, "invalid_choice"),
+        ({"programme": "{programme}", "after": "nope"}, "invalid_cursor"),
+    ],
+)
+def test_the_error_page_carries_the_report_error_code(
+    school: Client, world: World, params: dict[str, str], code: str
+) -> None:
+    filled = {k: v.format(programme=world.programme.pk) for k, v in params.items()}
+    response = _get(school, **filled)
+    assert f"<code>{code}</code>" in response.content.decode()
+
+
 def _chunks(response: Any) -> list[bytes]:
     return [bytes(chunk) for chunk in response.streaming_content]
 
