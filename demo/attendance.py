@@ -34,11 +34,10 @@ Deterministic and idempotent
 
 from __future__ import annotations
 
-import io
 import math
 import random
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -48,6 +47,7 @@ from django.db import connection
 
 from courses.models import Attendance, Enrolment, Lecture, Programme
 from courses.summaries.sync import attendance_bits
+from portal.bulk import copy_rows
 from portal.models import OrgUnit, User
 
 ATTENDANCE_SEED = 5_2025
@@ -332,49 +332,46 @@ def _tally(live: int, replay: int, checked: int | None, done: bool) -> int:
     return attendance_bits(live=live, replay=replay, checked_in=checked is not None, completed=done)
 
 
-class _Lines(io.TextIOBase):
-    """A read-only text stream over generated lines, so COPY runs in flat memory."""
-
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = iter(lines)
-        self._buffer = ""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> str:
-        want = size if size is not None and size >= 0 else math.inf
-        parts = [self._buffer]
-        have = len(self._buffer)
-        while have < want:
-            line = next(self._lines, None)
-            if line is None:
-                break
-            parts.append(line)
-            have += len(line)
-        text = "".join(parts)
-        if want is math.inf:
-            self._buffer = ""
-            return text
-        cut = int(want)
-        self._buffer = text[cut:]
-        return text[:cut]
+_STAGE_COLUMNS = (
+    "user_id",
+    "lecture_id",
+    "live",
+    "replay",
+    "first_epoch",
+    "last_epoch",
+    "venue_id",
+    "checked_epoch",
+    "completed",
+    "credit",
+    "unit_id",
+    "tally",
+    "seconds",
+)
 
 
 def _insert_copy(rows: Iterator[Row], now: datetime) -> tuple[int, int]:
-    null = r"\N"
     count = 0
 
-    def lines() -> Iterator[str]:
+    def staged() -> Iterator[tuple[object, ...]]:
         nonlocal count
         for user, lecture, unit, live, replay, first, last, venue, checked, done, credit in rows:
             count += 1
             tally = _tally(live, replay, checked, done)
+            seconds = live + replay
             yield (
-                f"{user}\t{lecture}\t{live}\t{replay}\t{null if first is None else first}\t"
-                f"{null if last is None else last}\t{null if venue is None else venue}\t"
-                f"{null if checked is None else checked}\t{'t' if done else 'f'}\t{credit}\t"
-                f"{unit}\t{tally}\t{live + replay}\n"
+                user,
+                lecture,
+                live,
+                replay,
+                first,
+                last,
+                venue,
+                checked,
+                done,
+                credit,
+                unit,
+                tally,
+                seconds,
             )
 
     table = Attendance._meta.db_table
@@ -385,7 +382,7 @@ def _insert_copy(rows: Iterator[Row], now: datetime) -> tuple[int, int]:
             "checked_epoch bigint, completed boolean, credit numeric(4, 1), unit_id integer, "
             "tally smallint, seconds integer) ON COMMIT DROP"
         )
-        cursor.cursor.copy_expert(f"COPY {_STAGE} FROM STDIN", _Lines(lines()))
+        copy_rows(table=_STAGE, columns=_STAGE_COLUMNS, rows=staged(), cursor=cursor)
         # Only constant identifiers are formatted in; the one value is a parameter.
         cursor.execute(
             f"INSERT INTO {table} (user_id, lecture_id, live_seconds, "  # noqa: S608

@@ -13,18 +13,17 @@ big tables are written with ``bulk_create`` (or ``COPY`` on PostgreSQL).
 from __future__ import annotations
 
 import bisect
-import io
 import itertools
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -35,6 +34,7 @@ from demo import people
 from demo import programme as data
 from demo.attendance import Which, demo_attendance_seed
 from demo.tree import NodeSpec, tree_merge, tree_spec
+from portal.bulk import copy_rows, copy_supported
 from portal.models import OrgUnit, Role, User
 from portal.services import organiser_group_ensure
 
@@ -500,7 +500,7 @@ def _cadres(
         return
 
     password = make_password(DEMO_PASSWORD)
-    if connection.vendor == "postgresql":
+    if copy_supported():
         user_ids = _users_copy(rows, password, now)
     else:
         user_ids = _users_bulk(rows, password, now)
@@ -518,7 +518,7 @@ def _cadres(
         for row, user_id in zip(rows, user_ids, strict=True)
         if row.enrolled
     ]
-    if connection.vendor == "postgresql":
+    if copy_supported():
         _enrolments_copy(enrolments, programme.pk)
     else:
         Enrolment.objects.bulk_create(
@@ -562,24 +562,11 @@ def _users_bulk(rows: list[_CadreRow], password: str, now: datetime) -> list[int
     return [ids[r.username] for r in rows]
 
 
-def _copy(table: str, columns: Sequence[str], lines: Iterable[str]) -> None:
-    """``COPY table (columns) FROM STDIN`` with tab-separated ``lines`` (PostgreSQL only)."""
-    buffer = io.StringIO()
-    buffer.writelines(lines)
-    buffer.seek(0)
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(sql, buffer)
-
-
 def _users_copy(rows: list[_CadreRow], password: str, now: datetime) -> list[int]:
     """Insert users with COPY, in the order of ``rows``; returns their ids."""
-    table = User._meta.db_table
-    joined = now.isoformat()
-    null = r"\N"
-    _copy(
-        table,
-        (
+    copy_rows(
+        table=User,
+        columns=(
             "username",
             "password",
             "full_name",
@@ -594,9 +581,22 @@ def _users_copy(rows: list[_CadreRow], password: str, now: datetime) -> list[int
             "is_staff",
             "is_active",
         ),
-        (
-            f"{r.username}\t{password}\t{r.full_name}\t{r.phone or null}\t{r.unit_id}\t"
-            f"{r.job_title}\t{joined}\t\t\t\tf\tf\tt\n"
+        rows=(
+            (
+                r.username,
+                password,
+                r.full_name,
+                r.phone or None,
+                r.unit_id,
+                r.job_title,
+                now,
+                "",
+                "",
+                "",
+                False,
+                False,
+                True,
+            )
             for r in rows
         ),
     )
@@ -612,13 +612,11 @@ def _enrolments_copy(
     enrolments: Sequence[tuple[int, int | None, str, datetime]], programme_id: int
 ) -> None:
     active = Enrolment.Status.ACTIVE
-    null = r"\N"
-    _copy(
-        Enrolment._meta.db_table,
-        ("user_id", "programme_id", "venue_id", "source", "status", "enrolled_at"),
-        (
-            f"{user_id}\t{programme_id}\t{venue_id or null}\t{source}\t"
-            f"{active}\t{enrolled_at.isoformat()}\n"
+    copy_rows(
+        table=Enrolment,
+        columns=("user_id", "programme_id", "venue_id", "source", "status", "enrolled_at"),
+        rows=(
+            (user_id, programme_id, venue_id, str(source), str(active), enrolled_at)
             for user_id, venue_id, source, enrolled_at in enrolments
         ),
     )

@@ -10,7 +10,6 @@ to it, so a flush resumed after a crash adds nothing twice.
 from __future__ import annotations
 
 import asyncio
-import io
 import math
 import threading
 import time
@@ -37,6 +36,7 @@ from courses.attendance.buffer import (
 from courses.attendance.hot_settings import hot_settings
 from courses.models import Attendance, AttendanceOverride, Lecture
 from courses.summaries.sync import attendance_summaries_sync, attendance_summaries_sync_staged
+from portal.bulk import copy_rows, copy_supported
 from portal.models import User
 from portal.services import audit_log_write
 
@@ -340,17 +340,18 @@ def _write_batch(
     now = timezone.now()
     # Only constant identifiers are formatted into the SQL; every value is a parameter.
     with transaction.atomic(), connection.cursor() as cursor:
-        raw: Any = getattr(cursor, "cursor", None)
-        if connection.vendor == "postgresql" and hasattr(raw, "copy_expert"):
+        if copy_supported():
             # COPY into a temporary table, then one set-based upsert (~10x the VALUES path).
             cursor.execute(
                 f"CREATE TEMP TABLE {_STAGE} (user_id bigint, live_seconds integer, "
                 "replay_seconds integer, first_epoch bigint, last_epoch bigint) ON COMMIT DROP"
             )
-            text = "".join(
-                f"{uid}\t{e.live}\t{e.replay}\t{e.first}\t{e.last}\n" for uid, e in batch
+            copy_rows(
+                table=_STAGE,
+                columns=("user_id", "live_seconds", "replay_seconds", "first_epoch", "last_epoch"),
+                rows=((uid, e.live, e.replay, e.first, e.last) for uid, e in batch),
+                cursor=cursor,
             )
-            raw.copy_expert(f"COPY {_STAGE} FROM STDIN", io.StringIO(text))
             # Batch statements of known shape: JIT compiling costs more than it saves, and
             # the planner needs the staged row count to join by index.
             cursor.execute("SET LOCAL jit = off")

@@ -3,7 +3,6 @@ path of ``courses.summaries.sync`` is tested against."""
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from courses.summaries.sync import (
     attended_q,
     completed_effective,
 )
+from portal.bulk import copy_rows, copy_supported
 from portal.models import User
 
 # Rebuild (the repair, and the oracle the incremental path is tested against)
@@ -156,15 +156,9 @@ def _summary_rows_insert(
     rows: Iterable[tuple[int, ...]],
 ) -> None:
     """Insert summary rows (integers only): COPY on PostgreSQL (~10x ``bulk_create``)."""
-    with connection.cursor() as cursor:
-        raw: Any = getattr(cursor, "cursor", None)
-        if connection.vendor == "postgresql" and hasattr(raw, "copy_expert"):
-            text = "".join("\t".join(map(str, row)) + "\n" for row in rows)
-            raw.copy_expert(
-                f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN",
-                io.StringIO(text),
-            )
-            return
+    if copy_supported():
+        copy_rows(table=model, columns=columns, rows=rows)
+        return
     objects: Any = model.objects  # (either summary model)
     objects.bulk_create(
         (model(**dict(zip(columns, row, strict=True))) for row in rows), batch_size=5000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from django.utils import timezone
 from notifications import selectors
 from notifications.models import PUSH_CHANNELS, Channel, Delivery, Reminder
 from notifications.services.reminders import DEFAULT_OFFSETS
+from portal.bulk import copy_rows, copy_supported
 
 logger = logging.getLogger(__name__)
 
@@ -74,25 +74,25 @@ def _insert_rows(rows: list[tuple[int, int, str, str, int]], *, now: datetime) -
     """Bulk insert (reminder, user, channel, address, hop) outbox rows, skipping existing."""
     if not rows:
         return 0
-    if connection.vendor == "postgresql":
-        stamp = now.isoformat()
-        buf = io.StringIO()
-        for reminder_id, user_id, channel, address, hop in rows:
-            buf.write(
-                f"{reminder_id}\t{user_id}\t{channel}\t{address}\t{hop}\tqueued\t0\t{stamp}"
-                f"\t\t\t\t\tf\t{stamp}\t{stamp}\n"
-            )
-        buf.seek(0)
+    if copy_supported():
+        table = Delivery._meta.db_table
         cols = ", ".join(_COPY_COLUMNS)
         with connection.cursor() as cur:
             cur.execute("DROP TABLE IF EXISTS zx_plan")
             cur.execute(
-                f"CREATE TEMP TABLE zx_plan AS SELECT {cols} FROM notifications_delivery "  # noqa: S608
-                "WITH NO DATA"
+                f"CREATE TEMP TABLE zx_plan AS SELECT {cols} FROM {table} WITH NO DATA"  # noqa: S608
             )
-            cur.copy_expert(f"COPY zx_plan ({cols}) FROM STDIN", buf)
+            copy_rows(
+                table="zx_plan",
+                columns=_COPY_COLUMNS,
+                rows=(
+                    (r, u, c, a, h, "queued", 0, now, "", "", "", "", False, now, now)
+                    for r, u, c, a, h in rows
+                ),
+                cursor=cur,
+            )
             cur.execute(
-                f"INSERT INTO notifications_delivery ({cols}) SELECT {cols} FROM zx_plan "  # noqa: S608
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM zx_plan "  # noqa: S608
                 "ON CONFLICT (reminder_id, user_id, channel) DO NOTHING"
             )
             inserted: int = cur.rowcount
