@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
@@ -261,6 +262,12 @@ class Lecture(models.Model):
         if self.completion_ratio is not None:
             return self.completion_ratio
         return Decimal(str(settings.ATTENDANCE_COMPLETION_RATIO))
+
+    @property
+    def completion_seconds(self) -> int:
+        """The completion rule's threshold: live plus replay seconds that complete this
+        lecture (a venue check-in completes it too; ``courses.attendance.credit``)."""
+        return math.ceil(self.effective_completion_ratio * self.duration_minutes * 60)
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}

@@ -34,7 +34,6 @@ Deterministic and idempotent
 
 from __future__ import annotations
 
-import math
 import random
 import re
 from collections.abc import Iterator
@@ -45,7 +44,8 @@ from typing import Literal
 
 from django.db import connection
 
-from courses.models import Attendance, Enrolment, Lecture, Programme
+from courses.attendance.credit import CompletionRule
+from courses.models import Attendance, Enrolment, Programme
 from courses.summaries.sync import attendance_bits
 from portal.bulk import copy_rows
 from portal.models import OrgUnit, User
@@ -108,10 +108,6 @@ class AttendanceResult:
     created: int = 0  # rows actually inserted
 
 
-def _threshold(lecture: Lecture) -> int:
-    return math.ceil(lecture.effective_completion_ratio * lecture.duration_minutes * 60)
-
-
 def _lectures(programme: Programme, which: Which, now: datetime) -> list[_Lecture]:
     chosen: list[_Lecture] = []
     epoch_now = int(now.timestamp())
@@ -128,7 +124,7 @@ def _lectures(programme: Programme, which: Which, now: datetime) -> list[_Lectur
                 starts=starts,
                 ends=ends,
                 duration=lecture.duration_minutes * 60,
-                threshold=_threshold(lecture),
+                threshold=lecture.completion_seconds,
                 credit=lecture.credit_hours,
                 elapsed=elapsed,
                 replay=programme.replays_count and elapsed is None,
@@ -240,7 +236,9 @@ def _row(
         if not full and enrolled and lec.replay and u_replay < TOP_UP_SHARE:
             replay = _windows(lec.threshold - live + WINDOW + u_replay * 600)
             last = _replay_start(lec, replay, u_time) + replay
-    completed = checked_in is not None or live + replay >= lec.threshold
+    completed = CompletionRule(lec.threshold, Decimal(0)).completes(
+        seconds=live + replay, checked_in=checked_in is not None
+    )
     credit = lec.credit if completed else Decimal("0")
     return (
         user_id,

@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from courses.attendance.credit import _rules  # the flush's completion rule, shared on purpose
+from courses.attendance.credit import completed_sql, completion_rules
 from courses.models import Attendance, Enrolment, Lecture, Venue
 from courses.selectors import unit_ancestor_paths
 from courses.summaries.sync import attendance_summaries_sync
@@ -461,9 +461,9 @@ def checkin_unmark(*, lecture: Lecture, venue: Venue, user_id: int, by: User) ->
     """Staff take back a check-in at their venue (a mistaken tick): clear the check-in,
     recompute ``completed`` from the online seconds alone, audit it. False if the cadre was
     not checked in at this venue."""
-    rule = _rules([lecture.pk])[lecture.pk]
+    rule = completion_rules(lecture_ids=[lecture.pk])[lecture.pk]
     t = Attendance._meta.db_table
-    done = "(live_seconds + replay_seconds >= %s)"
+    done = completed_sql(seconds="live_seconds + replay_seconds")
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {t} SET checked_in_at = NULL, venue_id = NULL, "  # noqa: S608

@@ -10,7 +10,6 @@ to it, so a flush resumed after a crash adds nothing twice.
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
 from collections import defaultdict
@@ -279,19 +278,32 @@ class FlushResult:
 
 
 @dataclass(frozen=True)
-class _Rule:
+class CompletionRule:
+    """The completion rule of one lecture: ``threshold_seconds`` of live plus replay watching,
+    or a venue check-in, complete it and earn ``credit_hours``."""
+
     threshold_seconds: int
     credit_hours: Decimal
 
+    def completes(self, *, seconds: int, checked_in: bool) -> bool:
+        """The rule in Python (``completed_sql`` is the same rule in SQL)."""
+        return checked_in or seconds >= self.threshold_seconds
 
-def _rules(lecture_ids: Iterable[int]) -> dict[int, _Rule]:
-    rules: dict[int, _Rule] = {}
+
+def completion_rules(*, lecture_ids: Iterable[int]) -> dict[int, CompletionRule]:
+    rules: dict[int, CompletionRule] = {}
     for lecture in Lecture.objects.filter(pk__in=list(lecture_ids)).only(
         "pk", "duration_minutes", "completion_ratio", "credit_hours"
     ):
-        needed = lecture.effective_completion_ratio * lecture.duration_minutes * 60
-        rules[lecture.pk] = _Rule(math.ceil(needed), lecture.credit_hours)
+        rules[lecture.pk] = CompletionRule(lecture.completion_seconds, lecture.credit_hours)
     return rules
+
+
+def completed_sql(*, seconds: str, checked_in: str | None = None) -> str:
+    """The completion rule in SQL over a seconds expression (and, where it may be set, the
+    check-in column); takes the threshold as one ``%s`` parameter."""
+    online = f"({seconds} >= %s)"
+    return f"({checked_in} IS NOT NULL OR {online})" if checked_in else online
 
 
 def _epoch_dt(value: int | None) -> datetime | None:
@@ -311,8 +323,10 @@ def _on_conflict_sql() -> str:
     postgres = connection.vendor == "postgresql"
     least, greatest = ("LEAST", "GREATEST") if postgres else ("MIN", "MAX")
     differs = "IS DISTINCT FROM" if postgres else "IS NOT"
-    total = f"({t}.live_seconds + {x}.live_seconds + {t}.replay_seconds + {x}.replay_seconds >= %s)"
-    done = f"({t}.checked_in_at IS NOT NULL OR {total})"
+    done = completed_sql(
+        seconds=f"{t}.live_seconds + {x}.live_seconds + {t}.replay_seconds + {x}.replay_seconds",
+        checked_in=f"{t}.checked_in_at",
+    )
     return (
         "ON CONFLICT (user_id, lecture_id) DO UPDATE SET "
         f"live_seconds = {t}.live_seconds + {x}.live_seconds, "
@@ -330,7 +344,7 @@ def _on_conflict_sql() -> str:
 
 
 def _write_batch(
-    *, lecture_id: int, rule: _Rule, batch: list[tuple[int, Entry]], flush_id: str
+    *, lecture_id: int, rule: CompletionRule, batch: list[tuple[int, Entry]], flush_id: str
 ) -> tuple[int, int]:
     """Upsert one batch in one transaction; returns (rows written, rows of deleted users)."""
     table = Attendance._meta.db_table
@@ -361,7 +375,7 @@ def _write_batch(
                 f"(SELECT 1 FROM {user_table} u WHERE u.id = s.user_id)"
             )
             dropped = max(cursor.rowcount, 0)
-            done = "(s.live_seconds + s.replay_seconds >= %s)"
+            done = completed_sql(seconds="s.live_seconds + s.replay_seconds")
             cursor.execute(
                 f"INSERT INTO {table} ({_COLUMNS}, checked_in_at, venue_id) "  # noqa: S608
                 "SELECT s.user_id, %s, s.live_seconds, s.replay_seconds, "
@@ -413,7 +427,7 @@ def attendance_flush(*, buffer: AttendanceBuffer | None = None) -> FlushResult:
         by_lecture: dict[int, list[tuple[int, Entry]]] = defaultdict(list)
         for (lecture_id, user_id), entry in entries.items():
             by_lecture[lecture_id].append((user_id, entry))
-        rules = _rules(by_lecture)
+        rules = completion_rules(lecture_ids=by_lecture)
         size = int(settings.ATTENDANCE_FLUSH_BATCH)
         if connection.vendor == "sqlite":
             size = min(size, 3000)  # SQLite's bound-parameter limit

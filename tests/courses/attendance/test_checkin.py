@@ -301,12 +301,12 @@ def test_rerun_of_a_flush_after_a_checkin_adds_nothing(clock: Any, site: Site, c
     checkin_scan(user=cadre, token=_code(site))
     # Replay the same flush batch (as after a crash before the buffer was trimmed).
     from courses.attendance.buffer import Entry
-    from courses.attendance.credit import _rules, _write_batch
+    from courses.attendance.credit import _write_batch, completion_rules
 
     entry = Entry(live=90, replay=0, first=0, last=0)
     _write_batch(
         lecture_id=site.lecture.pk,
-        rule=_rules([site.lecture.pk])[site.lecture.pk],
+        rule=completion_rules(lecture_ids=[site.lecture.pk])[site.lecture.pk],
         batch=[(cadre.pk, entry)],
         flush_id=flushed.last_flush_id,
     )
