@@ -9,7 +9,7 @@ the same rule as ``courses.selectors.programme_list_managed``).
 
 from __future__ import annotations
 
-import csv
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
@@ -19,7 +19,7 @@ from django.contrib.admin.widgets import AdminFileWidget
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -49,6 +49,7 @@ from notifications.models import (
 from notifications.providers.base import ProviderError
 from notifications.rendering import render_text, sample_context
 from portal.admin import AuditedAdminMixin, ScopedAdminMixin, request_user
+from portal.exports import export_response
 from portal.models import mask_phone
 from portal.services import audit_log_write
 
@@ -240,49 +241,36 @@ class ReminderAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         )
         services_audit(request, "notify.export_failures", [r.pk for r in queryset])
 
-        class Echo:
-            def write(self, value: str) -> str:
-                return value
+        headers = [
+            gettext("reminder"),
+            gettext("user"),
+            gettext("full name"),
+            gettext("channel"),
+            gettext("address"),
+            gettext("attempts"),
+            gettext("error code"),
+            gettext("error detail"),
+            gettext("updated"),
+        ]
 
-        writer = csv.writer(Echo())
-
-        def _lines() -> Any:
-            yield "\ufeff"
-            yield writer.writerow(
-                [
-                    gettext("reminder"),
-                    gettext("user"),
-                    gettext("full name"),
-                    gettext("channel"),
-                    gettext("address"),
-                    gettext("attempts"),
-                    gettext("error code"),
-                    gettext("error detail"),
-                    gettext("updated"),
-                ]
-            )
+        def _rows() -> Iterator[list[Any]]:
             for d in rows.iterator(chunk_size=2000):
                 address = mask_phone(d.address) if d.channel == Channel.SMS else d.address
-                yield writer.writerow(
-                    [
-                        _cell(x)
-                        for x in (
-                            d.reminder_id,
-                            d.user.username,
-                            d.user.display_name,
-                            d.channel,
-                            address,
-                            d.attempts,
-                            d.error_code,
-                            d.error_detail,
-                            timezone.localtime(d.updated_at).strftime("%Y-%m-%d %H:%M:%S"),
-                        )
-                    ]
-                )
+                yield [
+                    d.reminder_id,
+                    d.user.username,
+                    d.user.display_name,
+                    d.channel,
+                    address,
+                    d.attempts,
+                    d.error_code,
+                    d.error_detail,
+                    timezone.localtime(d.updated_at).strftime("%Y-%m-%d %H:%M:%S"),
+                ]
 
-        response = StreamingHttpResponse(_lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="failed-deliveries.csv"'
-        return response
+        return export_response(
+            fmt="csv", filename="failed-deliveries", headers=headers, rows=_rows()
+        )
 
     @admin.action(description=_("Send a test to me"))
     def send_test_to_me(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
@@ -316,12 +304,6 @@ class ReminderAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         services.channel_resume(channel=channel, by=request_user(request))
         return redirect("admin:notifications_reminder_changelist")
-
-
-def _cell(value: Any) -> str:
-    """Spreadsheet-safe text (no formulas)."""
-    text = str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def services_audit(request: HttpRequest, action: str, ids: list[int]) -> None:

@@ -93,13 +93,20 @@ def test_failures_csv_and_resend(
 ) -> None:
     aliyun.bad.add(cohort[0].phone or "")
     reminder = _sent_reminder(lecture)
+    # A provider's text a spreadsheet would run as a formula (full-width ＠ too) stays text.
+    Delivery.objects.filter(reminder=reminder, status="failed").update(
+        error_detail="＠SUM(1+1)\n=cmd"
+    )
     url = reverse("admin:notifications_reminder_changelist")
     response = organiser_client.post(
         url, {"action": "export_failures", "_selected_action": [reminder.pk]}
     )
-    body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    assert response["Content-Type"].startswith("text/csv")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")  # type: ignore[attr-defined]
     assert "isv.MOBILE_NUMBER_ILLEGAL" in body
     assert "139****0000" in body or "****" in body
+    assert "'＠SUM(1+1)" in body
+    assert ",＠SUM" not in body
     aliyun.bad.clear()
     organiser_client.post(url, {"action": "resend_failed", "_selected_action": [reminder.pk]})
     assert Delivery.objects.filter(reminder=reminder, status="queued").count() == 1
