@@ -7,8 +7,16 @@ import threading
 
 from django.conf import settings
 
+from portal.process_state import process_state_reset
+
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, tuple[str, ...]]] = {}
+
+
+@process_state_reset
+def sensitive_words_forget() -> None:
+    with _lock:
+        _cache.clear()
 
 
 def _normalise(text: str) -> str:

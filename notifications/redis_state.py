@@ -17,6 +17,8 @@ from typing import Any
 import redis
 from django.conf import settings
 
+from portal.process_state import process_state_reset
+
 BUCKET_LUA = """
 -- KEYS[1] bucket; ARGV: rate (tokens/s), burst, want, now (s, float)
 local rate = tonumber(ARGV[1])
@@ -88,6 +90,15 @@ def quota_take(
 
 
 _local_tokens: dict[str, tuple[str, float]] = {}
+
+
+@process_state_reset
+def redis_state_forget() -> None:
+    """Forget the clients and the in-process fallbacks (tokens, buckets)."""
+    _client.cache_clear()
+    with _local_lock:
+        _local_buckets.clear()
+        _local_tokens.clear()
 
 
 def token_get(*, key: str, fetch: Callable[[], tuple[str, int]]) -> str:

@@ -35,6 +35,7 @@ from django.conf import settings
 
 from courses.attendance.buffer import RedisBuffer, buffer_get
 from courses.models import Lecture
+from portal.process_state import process_state_reset
 
 # How long the shared state of one (lecture, user) is kept after its last change.
 STATE_TTL_SECONDS = 2 * 24 * 3600
@@ -134,6 +135,7 @@ def _state_update(gate: AttentionGate, field: str | None, slot: int) -> tuple[in
         return state[0], state[1]
 
 
+@process_state_reset
 def attention_memory_reset() -> None:
     """Forget the in-process state (tests)."""
     with _memory_lock:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from courses.attendance.hot_settings import hot_settings
+from portal.process_state import process_state_reset
 
 LIVE = "L"
 REPLAY = "R"
@@ -563,6 +564,7 @@ def buffer_get() -> AttendanceBuffer:
     return buffer
 
 
+@process_state_reset
 def buffer_reset() -> None:
     """Forget every buffer of this process (tests)."""
     with _buffers_lock:

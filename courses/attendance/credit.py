@@ -37,6 +37,7 @@ from courses.models import Attendance, AttendanceOverride, Lecture
 from courses.summaries.sync import attendance_summaries_sync, attendance_summaries_sync_staged
 from portal.bulk import copy_rows, copy_supported
 from portal.models import User
+from portal.process_state import process_state_reset
 from portal.services import audit_log_write
 
 T = TypeVar("T")
@@ -59,8 +60,10 @@ _last_local_flush = time.monotonic()
 _local_flush_lock = threading.Lock()
 
 
+@process_state_reset
 def lecture_cache_clear() -> None:
     _lecture_cache.clear()
+    _times_loading.clear()
 
 
 def _lecture_times_cached(lecture_id: int) -> tuple[bool, _LectureTimes | None]:

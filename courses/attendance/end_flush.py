@@ -23,6 +23,7 @@ from django.utils import timezone
 from courses.attendance.buffer import RedisBuffer, buffer_get
 from courses.attendance.credit import FlushResult, attendance_flush
 from courses.models import Lecture
+from portal.process_state import process_state_reset
 
 END_FLUSH_LOOKBACK_SECONDS = 3600
 CLAIM_RUNNING_SECONDS = 600
@@ -92,6 +93,7 @@ def _settle(lecture_ids: list[int], *, done: bool) -> None:
                 _memory_claims.pop(lecture_id, None)
 
 
+@process_state_reset
 def attendance_end_flush_reset() -> None:
     """Forget the in-process claims (tests)."""
     with _memory_lock:

@@ -14,6 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.test.signals import setting_changed
 
+from portal.process_state import process_state_reset
+
 
 @dataclass(frozen=True, slots=True)
 class HotSettings:
@@ -50,9 +52,11 @@ def hot_settings() -> HotSettings:
     return current
 
 
-def _forget(**_kwargs: Any) -> None:
+@process_state_reset
+def hot_settings_forget(**_kwargs: Any) -> None:
+    """Rebuild the snapshot on next use (after a setting changed; between tests)."""
     global _current
     _current = None
 
 
-setting_changed.connect(_forget, dispatch_uid="courses.attendance.hot_settings")
+setting_changed.connect(hot_settings_forget, dispatch_uid="courses.attendance.hot_settings")

@@ -17,12 +17,20 @@ from courses.models import LectureUnitSummary, ProgrammeUnitSummary
 from courses.summaries.rebuild import _rollup
 from courses.summaries.sync import _HEADCOUNT_VERSION_KEY, _chunks
 from portal.models import User
+from portal.process_state import process_state_reset
 
 # Read side
 # ---------------------------------------------------------------------------------------
 
 _headcount_lock = threading.Lock()
 _headcount_memo: tuple[float, str, dict[int, int]] | None = None
+
+
+@process_state_reset
+def headcounts_forget() -> None:
+    """Drop this process's memo (the version bump of ``headcounts_changed`` reaches all)."""
+    global _headcount_memo
+    _headcount_memo = None
 
 
 def headcounts() -> dict[int, int]:

@@ -29,3 +29,19 @@ def test_each_test_starts_without_state_left_by_another() -> None:
 
 def test_the_leak_above_was_forgotten() -> None:
     assert "leak" not in _memo
+
+
+def test_the_process_caches_are_registered() -> None:
+    """Each cache a module keeps for the life of a process is forgotten around every test."""
+    import notifications.redis_state  # noqa: F401
+
+    assert {
+        "courses.attendance.attention.attention_memory_reset",
+        "courses.attendance.buffer.buffer_reset",
+        "courses.attendance.credit.lecture_cache_clear",
+        "courses.attendance.end_flush.attendance_end_flush_reset",
+        "courses.attendance.hot_settings.hot_settings_forget",
+        "courses.summaries.totals.headcounts_forget",
+        "livestream.sensitive.sensitive_words_forget",
+        "notifications.redis_state.redis_state_forget",
+    } <= set(process_state_registered())

@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from courses.attendance.buffer import buffer_get, buffer_reset
-from courses.attendance.credit import lecture_cache_clear
+from courses.attendance.buffer import buffer_get
 from courses.models import Lecture, Programme
 from tests.factories import LectureFactory
 
@@ -22,7 +21,7 @@ START = datetime(2025, 3, 6, 10, 0, tzinfo=SHANGHAI)
 
 
 @pytest.fixture(params=["memory", "redis"])
-def backend(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
+def backend(request: pytest.FixtureRequest, settings: Any) -> str:
     settings.ATTENDANCE_HEARTBEAT_SECONDS = 30
     settings.ATTENDANCE_GRACE_SECONDS = 600
     settings.ATTENDANCE_FLUSH_SECONDS = 3600  # no self-flush during a test
@@ -32,11 +31,7 @@ def backend(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
         settings.ATTENDANCE_REDIS_URL = request.getfixturevalue("redis_url")
     else:
         settings.ATTENDANCE_REDIS_URL = ""
-    buffer_reset()
-    lecture_cache_clear()
-    yield request.param
-    buffer_reset()
-    lecture_cache_clear()
+    return str(request.param)  # (buffers and caches: reset around every test, conftest.py)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ Every test runs with the in-process buffer and with a real Redis.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +19,6 @@ from courses.attendance.buffer import buffer_get
 from courses.attendance.end_flush import (
     END_FLUSH_LOOKBACK_SECONDS,
     attendance_end_flush,
-    attendance_end_flush_reset,
     lecture_ids_due_end_flush,
 )
 from courses.models import Attendance, Lecture
@@ -37,13 +35,6 @@ from tests.courses.attendance.attendance_support import (  # noqa: F401 (fixture
 pytestmark = pytest.mark.django_db
 
 GRACE = 600  # the backend fixture's ATTENDANCE_GRACE_SECONDS
-
-
-@pytest.fixture(autouse=True)
-def _claims() -> Iterator[None]:
-    attendance_end_flush_reset()
-    yield
-    attendance_end_flush_reset()
 
 
 def watch(clock: Any, user: User, lecture: Lecture, *, windows: int) -> None:

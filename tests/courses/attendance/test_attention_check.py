@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from courses.attendance.attention import AttentionGate, attention_gate_for, attention_memory_reset
+from courses.attendance.attention import AttentionGate, attention_gate_for
 from courses.models import Lecture
 from courses.services import enrolment_create
 from livestream.exceptions import LiveError, LiveErrorCode
@@ -35,13 +34,10 @@ MEAN = 600  # 10 "minutes" of 60 s
 
 
 @pytest.fixture(autouse=True)
-def live_room(settings: Any) -> Iterator[None]:
+def live_room(settings: Any) -> None:
     settings.LIVE_REDIS_URL = ""
     settings.LIVE_REDIS_PREFIX = f"zxtest:{uuid.uuid4().hex[:8]}:"
     settings.ATTENDANCE_ATTENTION_MINUTE_SECONDS = 60
-    attention_memory_reset()
-    yield
-    attention_memory_reset()
 
 
 @pytest.fixture

@@ -12,9 +12,8 @@ from django.db import connection
 from django.utils import timezone
 
 import courses.attendance.checkin as checkin_mod
-from courses.attendance.buffer import buffer_reset
 from courses.attendance.checkin import checkin_roster_mark
-from courses.attendance.credit import attendance_flush, lecture_cache_clear
+from courses.attendance.credit import attendance_flush
 from courses.services import attendance_heartbeat, enrolment_assign_bulk
 from tests.factories import LectureFactory, UserFactory, VenueFactory
 
@@ -24,8 +23,6 @@ def test_mark_all_racing_the_flush_does_not_deadlock(settings, tree, programme, 
     settings.ATTENDANCE_REDIS_URL = ""
     settings.ATTENDANCE_HEARTBEAT_SECONDS = 1
     settings.ATTENDANCE_FLUSH_SECONDS = 3600
-    buffer_reset()
-    lecture_cache_clear()
     lecture = LectureFactory(
         programme=programme,
         sequence=1,
@@ -79,4 +76,3 @@ def test_mark_all_racing_the_flush_does_not_deadlock(settings, tree, programme, 
     a.join(20)
     b.join(20)
     assert not errors, {k: repr(v)[:200] for k, v in errors.items()}
-    buffer_reset()
