@@ -416,8 +416,8 @@ class Hub:
 
     def _tick_sync(self, viewers: dict[int, set[int]], interval: float) -> None:
         from livestream import broadcast
-        from livestream.dashboard import lecture_stats_send
         from livestream.selectors import lecture_get_for_room
+        from livestream.stats import lecture_stats_send
 
         close_old_connections()
         try:

@@ -48,7 +48,7 @@ from notifications.models import (
 )
 from notifications.providers.base import ProviderError
 from notifications.rendering import render_text, sample_context
-from portal.admin import AuditedAdminMixin, ScopedAdminMixin, request_user
+from portal.admin import AuditedAdminMixin, ScopedAdminMixin, admin_user
 from portal.exports import export_response
 from portal.models import mask_phone
 from portal.services import audit_log_write
@@ -123,7 +123,7 @@ class ReminderAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        user = request_user(request)
+        user = admin_user(request)
         if db_field.name == "lecture" and field is not None and not user.is_superuser:
             field.queryset = Lecture.objects.filter(programme__in=programme_list_managed(user=user))
             field.error_messages["invalid_choice"] = gettext(
@@ -133,7 +133,7 @@ class ReminderAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Reminder, form: Any, change: bool) -> None:
         if not change:
-            obj.created_by = request_user(request)
+            obj.created_by = admin_user(request)
         super().save_model(request, obj, form, change)
 
     def changelist_view(
@@ -205,7 +205,7 @@ class ReminderAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         cancelled = 0
         for reminder in queryset:
             try:
-                services.reminder_cancel(reminder_id=reminder.pk, by=request_user(request))
+                services.reminder_cancel(reminder_id=reminder.pk, by=admin_user(request))
                 cancelled += 1
             except NotifyError as exc:
                 messages.error(request, f"{reminder}: {exc.message}")
@@ -219,7 +219,7 @@ class ReminderAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Resend failed deliveries"))
     def resend_failed(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
         total = sum(
-            services.reminder_resend_failed(reminder_id=r.pk, by=request_user(request))
+            services.reminder_resend_failed(reminder_id=r.pk, by=admin_user(request))
             for r in queryset
         )
         if total:
@@ -274,7 +274,7 @@ class ReminderAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Send a test to me"))
     def send_test_to_me(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
-        user = request_user(request)
+        user = admin_user(request)
         for reminder in queryset[:5]:
             for channel in [Channel.INBOX.value, *settings.NOTIFY_CHANNELS]:
                 try:
@@ -300,16 +300,16 @@ class ReminderAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         ]
 
     def resume_channel(self, request: HttpRequest, channel: str) -> HttpResponse:
-        if request.method != "POST" or not request_user(request).is_superuser:
+        if request.method != "POST" or not admin_user(request).is_superuser:
             raise PermissionDenied
-        services.channel_resume(channel=channel, by=request_user(request))
+        services.channel_resume(channel=channel, by=admin_user(request))
         return redirect("admin:notifications_reminder_changelist")
 
 
 def services_audit(request: HttpRequest, action: str, ids: list[int]) -> None:
 
     audit_log_write(
-        user=request_user(request), action=action, target="reminders", detail={"ids": ids[:100]}
+        user=admin_user(request), action=action, target="reminders", detail={"ids": ids[:100]}
     )
 
 
@@ -366,16 +366,16 @@ class MessageTemplateAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return render_text(obj.body, sample_context(), channel=obj.channel)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request_user(request).is_superuser
+        return admin_user(request).is_superuser
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request_user(request).is_superuser
+        return admin_user(request).is_superuser
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return request_user(request).is_superuser
+        return admin_user(request).is_superuser
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request_user(request).is_superuser
+        return admin_user(request).is_superuser
 
 
 @admin.register(ChannelBinding)
@@ -404,7 +404,7 @@ class NotifyPreferenceAdmin(ScopedAdminMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if obj.opted_out:  # the admin's save is one transaction: withdraw in it
             services.delivery_withdraw_opted_out(
-                user=obj.user, programme_ids=None, by=request_user(request)
+                user=obj.user, programme_ids=None, by=admin_user(request)
             )
 
 
@@ -416,16 +416,16 @@ class ChannelStateAdmin(admin.ModelAdmin):
     @admin.action(description=_("Resume the selected channels"))
     def resume(self, request: HttpRequest, queryset: QuerySet[ChannelState]) -> None:
         for state in queryset:
-            services.channel_resume(channel=state.channel, by=request_user(request))
+            services.channel_resume(channel=state.channel, by=admin_user(request))
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request_user(request).is_superuser
+        return admin_user(request).is_superuser
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request_user(request).is_superuser
+        return admin_user(request).is_superuser
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request_user(request).is_superuser
+        return admin_user(request).is_superuser
 
 
 class _ProtectedLink:
@@ -475,7 +475,7 @@ class AnnouncementAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Publish to the inboxes of the unit's subtree"))
     def publish(self, request: HttpRequest, queryset: QuerySet[Announcement]) -> None:
         for announcement in queryset:
-            n = services.announcement_publish(announcement=announcement, by=request_user(request))
+            n = services.announcement_publish(announcement=announcement, by=admin_user(request))
             messages.success(
                 request,
                 gettext("“%(title)s” delivered to %(n)d inboxes.")
@@ -542,7 +542,7 @@ class RankingSubscriptionAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelA
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        user = request_user(request)
+        user = admin_user(request)
         if db_field.name == "programme" and field is not None and not user.is_superuser:
             field.queryset = programme_list_managed(user=user)
             field.error_messages["invalid_choice"] = gettext(
@@ -556,7 +556,7 @@ class RankingSubscriptionAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelA
         self, request: HttpRequest, obj: RankingSubscription, form: Any, change: bool
     ) -> None:
         if not change:
-            obj.created_by = request_user(request)
+            obj.created_by = admin_user(request)
         super().save_model(request, obj, form, change)
 
     @admin.display(description=_("sent after lectures"))

@@ -44,7 +44,7 @@ admin.site.login_form = RateLimitedAdminAuthenticationForm  # rate limit + locko
 OUT_OF_SCOPE_CHOICE = _("This unit does not exist or is outside your area.")
 
 
-def request_user(request: HttpRequest) -> User:
+def admin_user(request: HttpRequest) -> User:
     """The caller, typed. It may be anonymous (the login page): ``is_superuser`` is then
     False and every scope is empty."""
     return cast(User, request.user)
@@ -52,7 +52,7 @@ def request_user(request: HttpRequest) -> User:
 
 def request_scope(request: HttpRequest) -> Scope:
     """The caller's MANAGE_PROGRAMMES scope (superusers: everything)."""
-    return scope_for(user=request_user(request), capability=Capability.MANAGE_PROGRAMMES)
+    return scope_for(user=admin_user(request), capability=Capability.MANAGE_PROGRAMMES)
 
 
 def units_in_scope(request: HttpRequest) -> QuerySet[OrgUnit]:
@@ -70,7 +70,7 @@ class ScopedAdminMixin(_Base):
     scope_prefix: ClassVar[str] = "unit__"
 
     def scope_filter(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
-        if request_user(request).is_superuser:
+        if admin_user(request).is_superuser:
             return qs
         return qs.filter(request_scope(request).q(self.scope_prefix))
 
@@ -78,13 +78,13 @@ class ScopedAdminMixin(_Base):
         return self.scope_filter(request, super().get_queryset(request))
 
     def obj_in_scope(self, request: HttpRequest, obj: models.Model) -> bool:
-        if request_user(request).is_superuser or obj.pk is None:
+        if admin_user(request).is_superuser or obj.pk is None:
             return True
         qs = self.scope_filter(request, type(obj)._default_manager.filter(pk=obj.pk))
         return qs.exists()
 
     def _scope_open(self, request: HttpRequest) -> bool:
-        return request_user(request).is_superuser or not request_scope(request).is_empty
+        return admin_user(request).is_superuser or not request_scope(request).is_empty
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return super().has_module_permission(request) and self._scope_open(request)
@@ -150,7 +150,7 @@ class ScopedAdminMixin(_Base):
 
     def limit_to_scope(self, request: HttpRequest, field: forms.Field | None) -> None:
         """Restrict a unit choice field (FK or M2M) to units in scope, with a clear error."""
-        if not isinstance(field, forms.ModelChoiceField) or request_user(request).is_superuser:
+        if not isinstance(field, forms.ModelChoiceField) or admin_user(request).is_superuser:
             return
         if field.queryset is not None:
             field.queryset = field.queryset.filter(request_scope(request).q())
@@ -163,7 +163,7 @@ class AuditedAdminMixin(_Base):
 
     def _audit(self, request: HttpRequest, obj: models.Model, verb: str, message: Any) -> None:
         audit_log_write(
-            user=request_user(request),
+            user=admin_user(request),
             action=f"{obj._meta.label_lower}.{verb}",
             target=obj,
             detail={"repr": str(obj)[:200], "message": message},
@@ -200,7 +200,7 @@ class RoleInline(admin.TabularInline):
             db_field.name == "unit"
             and isinstance(field, forms.ModelChoiceField)
             and field.queryset is not None
-            and not request_user(request).is_superuser
+            and not admin_user(request).is_superuser
         ):
             field.queryset = field.queryset.filter(request_scope(request).q())
             field.error_messages["invalid_choice"] = OUT_OF_SCOPE_CHOICE
@@ -273,13 +273,13 @@ class UserAdmin(AuditedAdminMixin, ScopedAdminMixin, DjangoUserAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         qs = super().get_queryset(request)
-        if not request_user(request).is_superuser:
+        if not admin_user(request).is_superuser:
             qs = qs.filter(is_superuser=False)
         return qs
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         readonly = tuple(super().get_readonly_fields(request, obj))
-        if not request_user(request).is_superuser:
+        if not admin_user(request).is_superuser:
             readonly += ("is_superuser", "groups", "user_permissions")
         return readonly
 
@@ -287,7 +287,7 @@ class UserAdmin(AuditedAdminMixin, ScopedAdminMixin, DjangoUserAdmin):
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
-        if not request_user(request).is_superuser and "unit" in form.base_fields:
+        if not admin_user(request).is_superuser and "unit" in form.base_fields:
             # A staff user may only create or move users inside their own subtree.
             form.base_fields["unit"].required = True
         return form
@@ -320,7 +320,7 @@ class RoleAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
             db_field.name == "user"
             and isinstance(field, forms.ModelChoiceField)
             and field.queryset is not None
-            and not request_user(request).is_superuser
+            and not admin_user(request).is_superuser
         ):
             field.queryset = field.queryset.filter(
                 request_scope(request).q("unit__"), is_superuser=False

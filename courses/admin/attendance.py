@@ -45,7 +45,7 @@ from django.utils.translation import gettext_lazy as _
 from courses.attendance.credit import attendance_override_create
 from courses.models import Attendance, AttendanceOverride, Lecture, Programme
 from courses.summaries.sync import completed_effective
-from portal.admin import ReadOnlyAdminMixin, request_scope, request_user
+from portal.admin import ReadOnlyAdminMixin, admin_user, request_scope
 from portal.models import OrgUnit, mask_phone
 from portal.scopes import Scope
 
@@ -309,7 +309,7 @@ class AttendanceAdmin(LookaheadAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     # -- scope -----------------------------------------------------------------------
     def scope_filter(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
-        if request_user(request).is_superuser:
+        if admin_user(request).is_superuser:
             return qs
         return qs.filter(attendance_scope_q(request_scope(request)))
 
@@ -363,7 +363,7 @@ class AttendanceAdmin(LookaheadAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         ]
 
     def may_correct(self, request: HttpRequest, obj: Attendance) -> bool:
-        return request_user(request).has_perm(CORRECT_PERMISSION) and self.has_view_permission(
+        return admin_user(request).has_perm(CORRECT_PERMISSION) and self.has_view_permission(
             request, obj
         )
 
@@ -400,7 +400,7 @@ class AttendanceAdmin(LookaheadAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
                         attendance=obj,
                         completed=form.cleaned_data["completed"],
                         reason=form.cleaned_data["reason"],
-                        by=request_user(request),
+                        by=admin_user(request),
                     )
                 except ValidationError as exc:
                     form.add_error(None, exc)
@@ -449,7 +449,7 @@ class AttendanceOverrideAdmin(LookaheadAdminMixin, ReadOnlyAdminMixin, admin.Mod
     readonly_fields = ("attendance", "completed", "reason", "by", "at")
 
     def scope_filter(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
-        if request_user(request).is_superuser:
+        if admin_user(request).is_superuser:
             return qs
         return qs.filter(attendance_scope_q(request_scope(request), prefix="attendance__"))
 

@@ -43,8 +43,8 @@ from portal.admin import (
     OUT_OF_SCOPE_CHOICE,
     AuditedAdminMixin,
     ScopedAdminMixin,
+    admin_user,
     request_scope,
-    request_user,
 )
 from portal.services import audit_log_write
 
@@ -95,7 +95,7 @@ class CoursesAdminMixin(AuditedAdminMixin, ScopedAdminMixin):
 
 def limit_choices(name: str, field: forms.Field | None, request: HttpRequest) -> None:
     """Limit the choices of a courses FK / M2M to the caller's scope."""
-    user = request_user(request)
+    user = admin_user(request)
     if not isinstance(field, forms.ModelChoiceField) or user.is_superuser:
         return
     base = field.queryset
@@ -177,7 +177,7 @@ class ProgrammeAdmin(CoursesAdminMixin, admin.ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Programme]:
-        qs = programme_list_managed(user=request_user(request)).annotate(
+        qs = programme_list_managed(user=admin_user(request)).annotate(
             lecture_total=Count("lectures")
         )
         ordering = self.get_ordering(request)
@@ -207,7 +207,7 @@ class ProgrammeAdmin(CoursesAdminMixin, admin.ModelAdmin):
         super().save_formset(request, form, formset, change)
         if formset.model is not Lecture:
             return
-        user = request_user(request)
+        user = admin_user(request)
         for lecture in formset.new_objects:
             audit_log_write(user=user, action="courses.lecture.add", target=lecture)
         for lecture, fields in formset.changed_objects:
@@ -279,7 +279,7 @@ class ProgrammeAdmin(CoursesAdminMixin, admin.ModelAdmin):
                     created = lecture_schedule_weekly_series(
                         programme=programme,
                         series=form.series(),
-                        scheduled_by=request_user(request),
+                        scheduled_by=admin_user(request),
                     )
                 except ScheduleError as exc:
                     form.add_error(None, exc.message)
@@ -344,7 +344,7 @@ class ProgrammeAdmin(CoursesAdminMixin, admin.ModelAdmin):
                             programme=programme,
                             users=cohort,
                             venue=form.cleaned_data["venue"],
-                            assigned_by=request_user(request),
+                            assigned_by=admin_user(request),
                         )
                     except EnrolmentError as exc:
                         form.add_error("venue", exc.message)
@@ -496,7 +496,7 @@ class SpeakerAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return field
 
     def _covers(self, request: HttpRequest, obj: Speaker | None) -> bool:
-        user = request_user(request)
+        user = admin_user(request)
         if obj is None or user.is_superuser:
             return True
         outside = Lecture.objects.filter(speakers=obj).exclude(

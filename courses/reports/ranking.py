@@ -27,12 +27,8 @@ from courses.summaries.totals import summary_totals
 from portal.models import OrgUnit
 from portal.scopes import Scope
 
-LEVELS: tuple[str, ...] = (
-    OrgUnit.Kind.CITY,
-    OrgUnit.Kind.COUNTY,
-    OrgUnit.Kind.TOWNSHIP,
-    OrgUnit.Kind.VILLAGE,
-)
+# A ranking compares units of one level below the province (the territorial levels' tail).
+RANKED_LEVELS: tuple[str, ...] = tuple(str(k) for k in OrgUnit.TERRITORIAL[1:])
 _TERRITORIAL_ORDER = {kind: i for i, kind in enumerate(OrgUnit.TERRITORIAL)}
 _ID_CHUNK = 2000
 

@@ -121,7 +121,6 @@ class ReportError(CodedError):
 # ---------------------------------------------------------------------------------------
 
 VIEWS = ("units", "cadres")
-LEVELS: tuple[str, ...] = tuple(str(k) for k in OrgUnit.TERRITORIAL)
 CADRES_PER_PAGE = 100
 
 _ID = re.compile(r"^[0-9]{1,10}$")
@@ -239,7 +238,7 @@ def report_request_parse(
     allowed = CADRE_SORT_KEYS if view == "cadres" else UNIT_SORT_KEYS
     if raw["sort"] and (not _SORT.match(raw["sort"]) or sort not in allowed):
         raise ReportError(ReportErrorCode.INVALID_SORT)
-    if raw["level"] and raw["level"] not in LEVELS:
+    if raw["level"] and raw["level"] not in OrgUnit.TERRITORIAL:
         raise ReportError(ReportErrorCode.INVALID_LEVEL)
     page = 1
     if raw["page"]:
@@ -276,8 +275,8 @@ def report_request_parse(
         raise Http404(_("No such programme."))
 
     if raw["level"]:
-        depth = LEVELS.index(raw["level"])
-        if unit.kind not in LEVELS or depth <= LEVELS.index(unit.kind):
+        depth = OrgUnit.TERRITORIAL.index(raw["level"])
+        if unit.kind not in OrgUnit.TERRITORIAL or depth <= OrgUnit.TERRITORIAL.index(unit.kind):
             raise ReportError(ReportErrorCode.INVALID_LEVEL)
 
     if lecture is not None:

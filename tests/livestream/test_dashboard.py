@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from courses.models import Attendance, Lecture
 from courses.summaries.sync import attendance_summaries_sync
-from livestream.dashboard import lecture_stats_get, lecture_stats_send
+from livestream.stats import lecture_stats_get, lecture_stats_send
 from portal.models import User
 from tests.livestream.conftest import open_socket, orm
 

@@ -86,8 +86,8 @@ def attendance_report(request: HttpRequest) -> HttpResponseBase:
 def _page_context(parsed: ReportRequest, *, printing: bool) -> dict[str, Any]:
     unit = parsed.unit
     levels = []
-    if unit.kind in report_request.LEVELS and parsed.view == "units":
-        below = report_request.LEVELS[report_request.LEVELS.index(unit.kind) + 1 :]
+    if unit.kind in OrgUnit.TERRITORIAL and parsed.view == "units":
+        below = OrgUnit.TERRITORIAL[OrgUnit.TERRITORIAL.index(unit.kind) + 1 :]
         levels = [(k, OrgUnit.Kind(k).label) for k in below]
     programme = parsed.programme
     assert programme is not None  # noqa: S101 (the chooser handled None)

@@ -33,7 +33,7 @@ from courses.reports.followups import (
     followup_stream,
 )
 from courses.reports.ranking import (
-    LEVELS,
+    RANKED_LEVELS,
     RankBy,
     Ranking,
     level_default,
@@ -384,7 +384,7 @@ def _ranking_parse(request: HttpRequest, user: User) -> _RankingRequest:
     under = _unit(params, user, scope, required=False)
     roots = scope.roots()
     default = level_default(above=under or (roots[0] if len(roots) == 1 else None))
-    level = _choice(params, "level", tuple(str(lv) for lv in LEVELS), default)
+    level = _choice(params, "level", tuple(str(lv) for lv in RANKED_LEVELS), default)
     if under is not None and not level_is_below(level=level, unit=under):
         raise ReportError(
             ReportErrorCode.INVALID_LEVEL,
@@ -440,7 +440,7 @@ def ranking(request: HttpRequest) -> HttpResponseBase:
             "url": "?" + _query({**base, "level": str(level)}),
             "current": level == parsed.level,
         }
-        for level in LEVELS
+        for level in RANKED_LEVELS
         if parsed.under is None or level_is_below(level=level, unit=parsed.under)
     ]
     sorts = [
