@@ -80,6 +80,13 @@ def programme_ids_enrolled(*, user: User) -> set[int]:
     )
 
 
+def enrolled_user_ids(*, programme: Programme) -> QuerySet[Enrolment, int]:
+    """The users actively enrolled in ``programme`` (a subquery: ``id__in=…``)."""
+    return Enrolment.objects.filter(
+        programme=programme, status=Enrolment.Status.ACTIVE
+    ).values_list("user_id", flat=True)
+
+
 def programme_list_managed(*, user: User) -> QuerySet[Programme]:
     """Programmes the user may manage (organiser scope over the organising unit)."""
     scope = scope_for(user=user, capability=Capability.MANAGE_PROGRAMMES)

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db.models import Count, Min, Q, QuerySet
 from django.http import Http404
 
-from courses.models import Enrolment, Programme
-from courses.selectors import programme_ids_enrolled, programme_list_managed
+from courses.models import Programme
+from courses.selectors import enrolled_user_ids, programme_ids_enrolled, programme_list_managed
 from notifications.models import (
     PUSH_CHANNELS,
     AnnouncementAttachment,
@@ -56,9 +56,7 @@ def audience_user_ids(*, reminder: Reminder) -> QuerySet[User, int]:
         return User.objects.filter(q, is_active=True).values_list("id", flat=True)
     return User.objects.filter(
         is_active=True,
-        id__in=Enrolment.objects.filter(programme=programme, status=Enrolment.Status.ACTIVE).values(
-            "user_id"
-        ),
+        id__in=enrolled_user_ids(programme=programme),
     ).values_list("id", flat=True)
 
 
