@@ -1,55 +1,58 @@
-"""The provider registry: channel → configured adapter (``NOTIFY_<CHANNEL>_PROVIDER``)."""
+"""The provider registry: channel → configured adapter (``NOTIFY_<CHANNEL>_PROVIDER``).
+
+One table says which adapter serves which (channel, provider name); adding a provider is a
+line here and a class with ``channel``, ``batch_size`` and ``send_batch``. ``console``
+serves every push channel (the embedded default); the in-site inbox has its own adapter.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from notifications.providers.base import Provider
+
+PROVIDERS: dict[tuple[str, str], str] = {
+    ("sms", "aliyun"): "notifications.providers.sms.AliyunSmsProvider",
+    ("sms", "tencent"): "notifications.providers.sms.TencentSmsProvider",
+    ("wechat", "wechat"): "notifications.providers.wechat.WechatProvider",
+    ("dingtalk", "dingtalk"): "notifications.providers.dingtalk.DingtalkProvider",
+    ("zwdd", "zwdd"): "notifications.providers.zwdd.ZwddProvider",
+}
+CONSOLE = "notifications.providers.console.ConsoleProvider"  # any push channel
+INBOX = "notifications.providers.inbox.InboxProvider"
+PUSH = ("sms", "wechat", "dingtalk", "zwdd")
+
+
+def provider_name(channel: str) -> str:
+    """The configured provider of a push channel (``NOTIFY_SMS_PROVIDER`` …)."""
+    if channel not in PUSH:
+        raise ValueError(f"unknown channel {channel!r}")
+    return str(getattr(settings, f"NOTIFY_{channel.upper()}_PROVIDER"))
 
 
 def provider_for(channel: str) -> Provider:
     """A fresh adapter for ``channel`` as configured now (settings are read each time)."""
-    from notifications.providers.console import ConsoleProvider
-    from notifications.providers.inbox import InboxProvider
-
     if channel == "inbox":
-        return InboxProvider()
-    name = {
-        "sms": settings.NOTIFY_SMS_PROVIDER,
-        "wechat": settings.NOTIFY_WECHAT_PROVIDER,
-        "dingtalk": settings.NOTIFY_DINGTALK_PROVIDER,
-        "zwdd": settings.NOTIFY_ZWDD_PROVIDER,
-    }[channel]
+        inbox: type[Provider] = import_string(INBOX)
+        return inbox()
+    name = provider_name(channel)
     if name == "console":
-        return ConsoleProvider(channel)
-    if channel == "sms" and name == "aliyun":
-        from notifications.providers.sms import AliyunSmsProvider
-
-        return AliyunSmsProvider()
-    if channel == "sms" and name == "tencent":
-        from notifications.providers.sms import TencentSmsProvider
-
-        return TencentSmsProvider()
-    if channel == "wechat" and name == "wechat":
-        from notifications.providers.wechat import WechatProvider
-
-        return WechatProvider()
-    if channel == "dingtalk" and name == "dingtalk":
-        from notifications.providers.dingtalk import DingtalkProvider
-
-        return DingtalkProvider()
-    if channel == "zwdd" and name == "zwdd":
-        from notifications.providers.zwdd import ZwddProvider
-
-        return ZwddProvider()
-    raise ValueError(f"unknown provider {name!r} for channel {channel!r}")
+        console: Callable[[str], Provider] = import_string(CONSOLE)
+        return console(channel)
+    dotted = PROVIDERS.get((channel, name))
+    if dotted is None:
+        raise ValueError(f"unknown provider {name!r} for channel {channel!r}")
+    adapter: type[Provider] = import_string(dotted)
+    return adapter()
 
 
 def channel_rate(channel: str) -> float:
-    return {
-        "inbox": 0.0,
-        "sms": settings.NOTIFY_SMS_RATE,
-        "wechat": settings.NOTIFY_WECHAT_RATE,
-        "dingtalk": settings.NOTIFY_DINGTALK_RATE,
-        "zwdd": settings.NOTIFY_ZWDD_RATE,
-    }[channel]
+    """Messages per second the channel may send (``NOTIFY_<CHANNEL>_RATE``; inbox: unlimited)."""
+    if channel == "inbox":
+        return 0.0
+    if channel not in PUSH:
+        raise KeyError(channel)
+    return float(getattr(settings, f"NOTIFY_{channel.upper()}_RATE"))
