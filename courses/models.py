@@ -362,7 +362,7 @@ class Enrolment(models.Model):
 
 
 # ---------------------------------------------------------------------------------------
-# Attendance (issue 4): one raw record per (cadre, lecture); organiser corrections are
+# Attendance (docs/attendance.md): one raw record per (cadre, lecture); organiser corrections are
 # separate override rows. Written only by the buffer flush (courses/attendance.py).
 # ---------------------------------------------------------------------------------------
 
@@ -460,7 +460,7 @@ class AttendanceOverride(models.Model):
 
 
 # ---------------------------------------------------------------------------------------
-# Report summaries (issue 5): per-(lecture, unit) and per-(programme, unit) counts of the
+# Report summaries (docs/reports.md): per-(lecture, unit) and per-(programme, unit) counts of the
 # unit's whole subtree, kept up to date incrementally by ``courses/summaries.py`` whenever
 # attendance or enrolments change. Reports read these (O(units)), never raw rows.
 # ---------------------------------------------------------------------------------------

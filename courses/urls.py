@@ -12,7 +12,7 @@ urlpatterns = [
     path("programmes/<int:programme_id>/withdraw/", views.withdraw, name="withdraw"),
     path("lectures/<int:lecture_id>/", views.lecture_detail, name="lecture"),
     path("me/study/", views.study_record, name="study_record"),
-    # Attendance reports (issue 5; the path is a contract, ARCHITECTURE.md §7.3)
+    # Attendance reports (docs/reports.md; the path is a contract, ARCHITECTURE.md §7.3)
     path("reports/attendance/", report_views.attendance_report, name="attendance_report"),
     path(
         "reports/attendance/data.json",
@@ -21,7 +21,7 @@ urlpatterns = [
     ),
 ]
 
-# Venue check-in (issue 4 item 4; courses/checkin_views.py).
+# Venue check-in (docs/attendance.md; courses/attendance/views.py).
 from courses.attendance import views as checkin_views  # noqa: E402
 
 _checkin = "lectures/<int:lecture_id>/venues/<int:venue_id>/check-in/"
@@ -33,7 +33,7 @@ urlpatterns += [
     path("check-in/<str:token>/", checkin_views.scan, name="checkin_scan"),
 ]
 
-# Follow-up lists and the 通报 ranking (issue 5 items 2–3; courses/followup_views.py).
+# Follow-up lists and the 通报 ranking (docs/reports.md; courses/reports/views/followups.py).
 from courses.reports.views import followups as followup_views  # noqa: E402
 
 urlpatterns += [

@@ -95,7 +95,7 @@ def _ack_text(credited: int) -> str:
 
 class LiveRoomConsumer(AsyncWebsocketConsumer):
     # No channel layer: broadcasts reach the socket through the hub, never through a
-    # group, so no per-socket layer channel, receive task and queue (issue 3, RSS).
+    # group, so no per-socket layer channel, receive task and queue (docs/live-protocol.md).
     channel_layer_alias = "live-room-has-no-channel-layer"
     # Per-socket state stays small (thousands of idle sockets per process): ids in a Seat,
     # no model instances; the flood window is allocated on the first frame.
@@ -245,7 +245,7 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
                 reason=command.reason,
             )
         elif isinstance(command, protocol.Heartbeat):
-            # on the event loop: no thread hop per heartbeat (issue 4 benchmark)
+            # on the event loop: no thread hop per heartbeat (bench/README.md)
             # (the gate checked here first: no coroutine per heartbeat without checks)
             credited = await attendance_heartbeat_async(
                 user_id=seat.user_id,

@@ -1,4 +1,4 @@
-"""The per-process fan-out hub (issue 3 §4).
+"""The per-process fan-out hub (docs/live-protocol.md).
 
 One hub per event loop (= per daphne process). It holds ONE Redis pub/sub connection,
 subscribed to the channels of the lectures that have sockets in this process (or, in the

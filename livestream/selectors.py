@@ -39,7 +39,7 @@ class RoomAccess:
 @dataclass(frozen=True, slots=True)
 class Seat:
     """What a live socket keeps of its ``RoomAccess`` after connecting: ids, no model
-    instances (thousands of idle sockets per process; issue 3, RSS per socket)."""
+    instances (thousands of idle sockets per process; docs/live-protocol.md)."""
 
     user_id: int
     lecture_id: int
@@ -78,7 +78,7 @@ def room_access_get(*, user: User, lecture_id: int) -> RoomAccess:
 
     Moderators (organisers over the programme, named moderators) always enter. Viewers are
     cadres with an active enrolment in the programme or in the programme's audience (they
-    may watch before enrolling; enrolment is what counts for credit, see issue 4).
+    may watch before enrolling; enrolment is what counts for credit, see docs/attendance.md).
     Raises ``LiveError`` NOT_SIGNED_IN / NOT_FOUND / FORBIDDEN (close 4401/4404/4403).
     """
     if not user.is_authenticated or not user.is_active:

@@ -200,7 +200,7 @@ class RedisStore:
         self.url = url
         self.prefix = prefix
         # Explicit timeouts and pool size: redis-py's defaults changed between major
-        # versions (see issue 3, "Redis trap"). Commands are short; never block forever.
+        # versions. Commands are short; never block forever.
         self.pool = redis.ConnectionPool.from_url(
             url,
             socket_timeout=float(settings.LIVE_REDIS_SOCKET_TIMEOUT),

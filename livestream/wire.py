@@ -1,8 +1,8 @@
 """Pre-framed direct writes to daphne's websocket sockets: the ONE module that touches
 daphne / autobahn / Twisted internals (tests/livestream/test_wire.py fails if they change).
 
-Why: profiling the fan-out (issue 3 §4) showed most of the per-socket cost is Twisted
-registering each socket for writing before every send and a writable callback after it,
+Why: profiling the fan-out (bench/README.md, ws_fanout) showed most of the per-socket cost
+is Twisted registering each socket for writing before every send and a writable callback after it,
 plus autobahn framing the same payload once per socket. The hub frames a payload once and,
 per socket, writes the bytes with one ``send()`` when the socket's Twisted buffer is empty
 (the common case), falling back to ``transport.write()`` (Twisted's buffer) otherwise, so

@@ -291,7 +291,7 @@ ATTENDANCE_GRACE_SECONDS = env.int("ATTENDANCE_GRACE_SECONDS", default=600)
 ATTENDANCE_COMPLETION_RATIO = env.float("ATTENDANCE_COMPLETION_RATIO", default=0.8)
 if not 0 < ATTENDANCE_COMPLETION_RATIO <= 1:
     raise ImproperlyConfigured("ATTENDANCE_COMPLETION_RATIO must be in (0, 1].")
-# --- ATTENDANCE BUFFER (courses/attendance.py, issue 4) ----------------------------------
+# --- ATTENDANCE BUFFER (courses/attendance/, docs/attendance.md) ----------------------
 # Heartbeat credit is buffered in Redis (REDIS_URL db 2 by default) and flushed by beat;
 # empty = an in-process buffer that flushes itself (embedded default, one process).
 ATTENDANCE_REDIS_URL = env.str(
@@ -299,14 +299,14 @@ ATTENDANCE_REDIS_URL = env.str(
 )
 ATTENDANCE_REDIS_PREFIX = env.str("ATTENDANCE_REDIS_PREFIX", default="zhixing:att:")
 ATTENDANCE_FLUSH_BATCH = env.int("ATTENDANCE_FLUSH_BATCH", default=20000)
-# --- VENUE CHECK-IN (courses/checkin.py, issue 4 item 4; docs/attendance.md) --------------
+# --- VENUE CHECK-IN (courses/attendance/checkin.py, docs/attendance.md) -----------------
 # Check-in opens this many minutes before a lecture starts (it closes at the end plus
 # ATTENDANCE_GRACE_SECONDS); the staff page's QR code changes every QR_SECONDS.
 ATTENDANCE_CHECKIN_OPEN_MINUTES = env.int("ATTENDANCE_CHECKIN_OPEN_MINUTES", default=30)
 ATTENDANCE_CHECKIN_QR_SECONDS = env.int("ATTENDANCE_CHECKIN_QR_SECONDS", default=30)
 if ATTENDANCE_CHECKIN_OPEN_MINUTES < 0 or ATTENDANCE_CHECKIN_QR_SECONDS < 1:
     raise ImproperlyConfigured("ATTENDANCE_CHECKIN_OPEN_MINUTES >= 0, _QR_SECONDS >= 1.")
-# --- REPORTS (courses/summaries.py, issue 5) -----------------------------------------------
+# --- REPORTS (courses/summaries/, courses/reports/, docs/reports.md) ---------------------
 # Per-process memo of the cadre headcount per unit subtree (also reset when cadres change).
 REPORT_HEADCOUNT_SECONDS = env.int("REPORT_HEADCOUNT_SECONDS", default=300)
 # The on-screen cadre list of a report pages through at most this many cadres (a bigger
@@ -321,7 +321,7 @@ CELERY_BEAT_SCHEDULE["attendance-flush"] = {
     "task": "courses.attendance_flush",
     "schedule": float(ATTENDANCE_FLUSH_SECONDS),
 }
-# --- LECTURE-END FLUSH AND ATTENTION CHECK (issue 4; docs/attendance.md) -------------------
+# --- LECTURE-END FLUSH AND ATTENTION CHECK (docs/attendance.md) -------------------------
 # Beat looks this often for lectures whose credit window (end + grace) just closed and
 # flushes once more for them (claimed once per lecture).
 CELERY_BEAT_SCHEDULE["attendance-end-flush"] = {
@@ -333,7 +333,7 @@ ATTENDANCE_ATTENTION_MINUTE_SECONDS = env.int("ATTENDANCE_ATTENTION_MINUTE_SECON
 if ATTENDANCE_ATTENTION_MINUTE_SECONDS < 1:
     raise ImproperlyConfigured("ATTENDANCE_ATTENTION_MINUTE_SECONDS must be >= 1.")
 # ---------------------------------------------------------------------------
-# LIVE ROOM (livestream/, issue 3; docs/live-protocol.md)
+# LIVE ROOM (livestream/, docs/live-protocol.md)
 # Live state (seq, event ring, presence) lives in Redis DB 3 when REDIS_URL is set,
 # in process memory otherwise (embedded default: one daphne process).
 # ---------------------------------------------------------------------------

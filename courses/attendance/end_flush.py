@@ -1,4 +1,4 @@
-"""The flush "once more at lecture end" (issue 4 §2).
+"""The flush "once more at lecture end" (docs/attendance.md).
 
 Beat runs ``attendance_end_flush`` every ``min(ATTENDANCE_FLUSH_SECONDS, 30)`` seconds. It
 looks for lectures whose live-credit window (``ends_at + ATTENDANCE_GRACE_SECONDS``) closed

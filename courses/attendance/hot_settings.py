@@ -1,7 +1,7 @@
 """The settings the heartbeat path reads on every frame, read once per process.
 
 Every ``settings.X`` goes through ``LazySettings.__getattribute__`` (a Python-level call);
-the websocket heartbeat path read seven of them per frame (~7% of its CPU, issue 4). The
+the websocket heartbeat path read seven of them per frame (bench/README.md, heartbeat). The
 snapshot is rebuilt after any ``setting_changed`` signal, which ``override_settings`` and
 pytest-django's ``settings`` fixture send, so tests that change a setting still see it.
 """

@@ -1,4 +1,4 @@
-"""The attendance report (issue 5 §1): read side.
+"""The attendance report (docs/reports.md): read side.
 
 One report = one lecture or a whole programme, seen from one unit of the org tree:
 

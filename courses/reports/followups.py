@@ -1,4 +1,4 @@
-"""Follow-up lists (issue 5 §2): the cadres of a subtree who still need a nudge.
+"""Follow-up lists (docs/reports.md): the cadres of a subtree who still need a nudge.
 
 Definitions (also in docs/reports.md, "Follow-up lists and 通报"):
 

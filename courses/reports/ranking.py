@@ -1,4 +1,4 @@
-"""通报 (supervision ranking, issue 5 §3): the units of one level ranked by attendance or
+"""通报 (supervision ranking, docs/reports.md): the units of one level ranked by attendance or
 completion rate over a programme's started lectures, with the rate of every lecture.
 
 Read only from the summaries (``courses/summaries.py``): one ``summary_totals`` call for the

@@ -1,5 +1,5 @@
 """Report summaries: attendance per (lecture, unit) and enrolment per (programme, unit),
-each counting the unit's **whole subtree** (issue 5 §7).
+each counting the unit's **whole subtree** (docs/reports.md).
 
 Reports read these tables, O(units) rows, never the ~3M raw attendance rows.
 

@@ -1,4 +1,4 @@
-"""通报 after every lecture (issue 5 item 3): scheduled sending of the supervision ranking.
+"""通报 after every lecture (docs/reports.md): scheduled sending of the supervision ranking.
 
 How it travels::
 

@@ -1,4 +1,4 @@
-"""The attendance report pages (issue 5): HTML, CSV/XLSX downloads and the charts' JSON.
+"""The attendance report pages (docs/reports.md): HTML, CSV/XLSX downloads and the charts' JSON.
 
 Each view parses and authorises through ``courses.reports.attendance.report_request_parse`` (one
 helper for every output), then renders. Bad input → 400 with a Chinese message (JSON:

@@ -1,4 +1,4 @@
-"""Views of the follow-up lists and the 通报 ranking (issue 5 §2–3).
+"""Views of the follow-up lists and the 通报 ranking (docs/reports.md).
 
 Parse → authorise (``portal.scopes``: a unit outside the caller's area is 403, never an
 empty page, in HTML and in every export) → read (``courses.reports.followups`` /
