@@ -25,8 +25,6 @@ from tests.factories import (
     unit_create,
 )
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API + ORM
-
 REQUIRE_SERVICES = os.environ.get("CI", "").lower() == "true" or os.environ.get(
     "REQUIRE_SERVICES", ""
 ) in ("1", "true")

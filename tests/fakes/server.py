@@ -55,6 +55,7 @@ class FakeServer:
         self.latency = latency
         self.stall = stall
         self.requests: list[Recorded] = []
+        self.in_flight = 0  # requests received and not yet answered (or dropped)
         self.faults: deque[str] = deque()
         self.lock = threading.Lock()
         self.httpd: ThreadingHTTPServer | None = None
@@ -84,6 +85,14 @@ class FakeServer:
                 )
                 with fake.lock:
                     fake.requests.append(rec)
+                    fake.in_flight += 1
+                try:
+                    self._answer(rec)
+                finally:
+                    with fake.lock:
+                        fake.in_flight -= 1
+
+            def _answer(self, rec: Recorded) -> None:
                 if fake.latency:
                     time.sleep(fake.latency)
                 reply = fake.dispatch(rec)

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
@@ -67,7 +68,7 @@ async def test_unknown_lecture_is_closed_4404(viewer):
 
 async def test_unpublished_programme_is_4404_for_viewers(viewer, lecture):
     lecture.programme.is_published = False
-    lecture.programme.save()
+    await sync_to_async(lecture.programme.save)()
     assert await _close_code(viewer, lecture.pk) == 4404
 
 

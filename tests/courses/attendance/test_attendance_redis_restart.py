@@ -38,6 +38,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest
 
 USERS = 4
 HEARTBEAT_EVERY = 0.7  # s; the window is 1 s (ATTENDANCE_HEARTBEAT_SECONDS)
+ACKS_BEFORE_KILL = 3  # per viewer: what the restart must not lose
 
 
 @pytest.fixture
@@ -153,7 +154,10 @@ def test_no_acknowledged_heartbeat_is_lost_across_a_redis_restart(
         start = time.monotonic()
         until = start + 12
         tasks = [asyncio.create_task(v.run(until, reconnect_at=start + 8)) for v in viewers]
-        await asyncio.sleep(4)
+        # Kill Redis once every viewer has acknowledged heartbeats in the buffer.
+        while min(len(v.acked) for v in viewers) < ACKS_BEFORE_KILL:
+            assert time.monotonic() < start + 6, [len(v.acked) for v in viewers]
+            await asyncio.sleep(0.05)
         timeline["killed"] = time.monotonic()
         await asyncio.to_thread(durable_redis.stop, hard=True)
         await asyncio.sleep(1.5)

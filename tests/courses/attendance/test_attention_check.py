@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from courses.attendance.attention import AttentionGate, attention_gate_for
 from courses.models import Lecture
@@ -185,7 +186,7 @@ async def test_an_old_check_id_does_not_answer_a_newer_check(
 
 @pytest.mark.django_db(transaction=True)
 async def test_no_checks_when_off(backend, clock, cadre, live_lecture):
-    enrolment_create(user=cadre, programme=live_lecture.programme)
+    await sync_to_async(enrolment_create)(user=cadre, programme=live_lecture.programme)
     clock.move_to(START + timedelta(seconds=1))
     tab = await open_socket(cadre, live_lecture.pk)
     for n in range(1, 16):  # 7.5 minutes of windows

@@ -18,6 +18,21 @@ from courses.services import attendance_heartbeat, enrolment_assign_bulk
 from tests.factories import LectureFactory, UserFactory, VenueFactory
 
 
+def _wait_for_a_blocked_backend(*, timeout: float) -> bool:
+    """True once another backend waits for a lock (PostgreSQL) within ``timeout``."""
+    if connection.vendor != "postgresql":
+        time.sleep(0.5)  # SQLite serialises writers; there is no lock table to watch
+        return True
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.02)
+    return False
+
+
 @pytest.mark.django_db(transaction=True)
 def test_mark_all_racing_the_flush_does_not_deadlock(settings, tree, programme, monkeypatch):
     settings.ATTENDANCE_REDIS_URL = ""
@@ -43,12 +58,14 @@ def test_mark_all_racing_the_flush_does_not_deadlock(settings, tree, programme, 
         attendance_heartbeat(user=u, lecture_id=lecture.pk, playing=True, replay=False)
 
     locked = threading.Event()
-    errors = {}
+    errors: dict[str, object] = {}
     real = checkin_mod._upsert_sql
 
     def slow_upsert(source):
         locked.set()
-        time.sleep(1.5)  # the flush starts meanwhile and blocks on u5
+        # Hold the marking transaction until the flush is blocked on its row locks
+        # (a lock not granted in pg_locks), so the two really overlap.
+        errors["flush_waited"] = _wait_for_a_blocked_backend(timeout=10)
         return real(source)
 
     monkeypatch.setattr(checkin_mod, "_upsert_sql", slow_upsert)
@@ -75,4 +92,5 @@ def test_mark_all_racing_the_flush_does_not_deadlock(settings, tree, programme, 
     b.start()
     a.join(20)
     b.join(20)
+    assert errors.pop("flush_waited") is True, "the flush never waited on the marking"
     assert not errors, {k: repr(v)[:200] for k, v in errors.items()}
