@@ -20,7 +20,18 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
-from livestream.events import QuestionPayload
+from livestream.events import (
+    AttentionAnsweredEvent,
+    LectureStats,
+    LiveEvent,
+    QuestionEvent,
+    QuestionPayload,
+    RejectedEvent,
+    StatsEvent,
+    StatusEvent,
+    ViewersEvent,
+    VotesEvent,
+)
 from livestream.store import SEQ_CURRENT, SEQ_NEXT, SEQ_NONE, store_get
 
 logger = logging.getLogger(__name__)
@@ -33,12 +44,12 @@ def audience_user(user_id: int) -> str:
     return f"u:{user_id}"
 
 
-def encode(payload: Mapping[str, Any]) -> str:
+def encode(payload: LiveEvent | Mapping[str, Any]) -> str:
     """Encode an event once; every socket receives these exact bytes."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
-def _send(*, lecture_id: int, audience: str, payload: Mapping[str, Any], mode: str) -> int:
+def _send(*, lecture_id: int, audience: str, payload: LiveEvent, mode: str) -> int:
     try:
         return store_get().publish(
             lecture_id=lecture_id, audience=audience, payload_json=encode(payload), mode=mode
@@ -53,87 +64,63 @@ def _on_commit(fn: Any) -> None:
 
 
 def question_published(*, lecture_id: int, question: QuestionPayload) -> None:
+    event: QuestionEvent = {"type": "question.published", "question": question}
     _on_commit(
-        lambda: _send(
-            lecture_id=lecture_id,
-            audience=AUDIENCE_ALL,
-            payload={"type": "question.published", "question": question},
-            mode=SEQ_NEXT,
-        )
+        lambda: _send(lecture_id=lecture_id, audience=AUDIENCE_ALL, payload=event, mode=SEQ_NEXT)
     )
 
 
 def question_updated(*, lecture_id: int, question: QuestionPayload) -> None:
+    event: QuestionEvent = {"type": "question.updated", "question": question}
     _on_commit(
-        lambda: _send(
-            lecture_id=lecture_id,
-            audience=AUDIENCE_ALL,
-            payload={"type": "question.updated", "question": question},
-            mode=SEQ_NEXT,
-        )
+        lambda: _send(lecture_id=lecture_id, audience=AUDIENCE_ALL, payload=event, mode=SEQ_NEXT)
     )
 
 
 def moderation_queue(*, lecture_id: int, question: QuestionPayload) -> None:
     """A new (or re-queued) question for the moderators; carries the current seq."""
+    event: QuestionEvent = {"type": "moderation.queue", "question": question}
     _on_commit(
         lambda: _send(
-            lecture_id=lecture_id,
-            audience=AUDIENCE_MODERATORS,
-            payload={"type": "moderation.queue", "question": question},
-            mode=SEQ_CURRENT,
+            lecture_id=lecture_id, audience=AUDIENCE_MODERATORS, payload=event, mode=SEQ_CURRENT
         )
     )
 
 
 def question_rejected(*, lecture_id: int, user_id: int, question_id: int, reason: str) -> None:
+    event: RejectedEvent = {
+        "type": "question.rejected",
+        "question_id": question_id,
+        "reason": reason,
+    }
     _on_commit(
         lambda: _send(
-            lecture_id=lecture_id,
-            audience=audience_user(user_id),
-            payload={"type": "question.rejected", "question_id": question_id, "reason": reason},
-            mode=SEQ_NONE,
+            lecture_id=lecture_id, audience=audience_user(user_id), payload=event, mode=SEQ_NONE
         )
     )
 
 
 def lecture_status(*, lecture_id: int, status: str) -> int:
     """Sent by the hub when a room's status flips (scheduled → live → ended)."""
-    return _send(
-        lecture_id=lecture_id,
-        audience=AUDIENCE_ALL,
-        payload={"type": "lecture.status", "status": status},
-        mode=SEQ_NEXT,
-    )
+    event: StatusEvent = {"type": "lecture.status", "status": status}
+    return _send(lecture_id=lecture_id, audience=AUDIENCE_ALL, payload=event, mode=SEQ_NEXT)
 
 
 def viewers(*, lecture_id: int, count: int) -> None:
-    _send(
-        lecture_id=lecture_id,
-        audience=AUDIENCE_ALL,
-        payload={"type": "viewers", "count": count},
-        mode=SEQ_NONE,
-    )
+    event: ViewersEvent = {"type": "viewers", "count": count}
+    _send(lecture_id=lecture_id, audience=AUDIENCE_ALL, payload=event, mode=SEQ_NONE)
 
 
 def attention_answered(*, lecture_id: int, user_id: int, check_id: str) -> None:
     """The user answered an attention check: every tab of theirs drops its prompt."""
-    _send(
-        lecture_id=lecture_id,
-        audience=audience_user(user_id),
-        payload={"type": "attention.answered", "check_id": check_id},
-        mode=SEQ_NONE,
-    )
+    event: AttentionAnsweredEvent = {"type": "attention.answered", "check_id": check_id}
+    _send(lecture_id=lecture_id, audience=audience_user(user_id), payload=event, mode=SEQ_NONE)
 
 
-def lecture_stats(*, lecture_id: int, stats: Mapping[str, Any]) -> None:
+def lecture_stats(*, lecture_id: int, stats: LectureStats) -> None:
     """The organiser dashboard's figures (moderators only; sent by the hub's tick)."""
-    _send(
-        lecture_id=lecture_id,
-        audience=AUDIENCE_MODERATORS,
-        payload={"type": "lecture.stats", **stats},
-        mode=SEQ_NONE,
-    )
+    event: StatsEvent = {"type": "lecture.stats", **stats}
+    _send(lecture_id=lecture_id, audience=AUDIENCE_MODERATORS, payload=event, mode=SEQ_NONE)
 
 
 # ---------------------------------------------------------------------------
@@ -166,12 +153,11 @@ def votes_flush(*, lecture_id: int) -> int:
         if not ids:
             return 0
         counts = question_vote_counts(question_ids=ids)
-        return _send(
-            lecture_id=lecture_id,
-            audience=AUDIENCE_ALL,
-            payload={"type": "question.votes", "counts": {str(k): v for k, v in counts.items()}},
-            mode=SEQ_NEXT,
-        )
+        event: VotesEvent = {
+            "type": "question.votes",
+            "counts": {str(k): v for k, v in counts.items()},
+        }
+        return _send(lecture_id=lecture_id, audience=AUDIENCE_ALL, payload=event, mode=SEQ_NEXT)
     except Exception:
         logger.exception("vote flush failed (lecture %s)", lecture_id)
         return 0

@@ -75,6 +75,37 @@ class StatusEvent(TypedDict):
     status: str
 
 
+class AttentionAnsweredEvent(TypedDict):
+    type: Literal["attention.answered"]
+    check_id: str
+
+
+class LectureStats(TypedDict):
+    viewers: int  # sockets' distinct users in the room now (all processes)
+    checked_in: int  # venue check-ins (集中收看)
+    attendees: int  # cadres with any attendance: live, replay or in person (参训人次)
+    online: int  # of which watched live online
+    completed: int  # corrections applied
+    enrolled: int
+    at: str
+
+
+class StatsEvent(LectureStats):
+    type: Literal["lecture.stats"]
+
+
+# Every event the server sends after the state snapshot (broadcast.py sends only these).
+LiveEvent = (
+    QuestionEvent
+    | VotesEvent
+    | RejectedEvent
+    | ViewersEvent
+    | StatusEvent
+    | AttentionAnsweredEvent
+    | StatsEvent
+)
+
+
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None

@@ -5,28 +5,17 @@ causes a database read for them."""
 from __future__ import annotations
 
 import logging
-from typing import TypedDict
 
 from django.utils import timezone
 
 from courses.models import Lecture
 from courses.summaries.totals import summary_totals
 from livestream import broadcast
-from livestream.events import iso
+from livestream.events import LectureStats, iso
 from livestream.store import store_get
 from portal.models import OrgUnit
 
 logger = logging.getLogger(__name__)
-
-
-class LectureStats(TypedDict):
-    viewers: int  # sockets' distinct users in the room now (all processes)
-    checked_in: int  # venue check-ins (集中收看)
-    attendees: int  # cadres with any attendance: live, replay or in person (参训人次)
-    online: int  # of which watched live online
-    completed: int  # corrections applied
-    enrolled: int
-    at: str
 
 
 def lecture_stats_get(*, lecture: Lecture) -> LectureStats:
