@@ -5,8 +5,9 @@ the ring, atomically), received by one subscription per server process (``hub.py
 frames the payload once and writes it to every local socket of the lecture.
 
 Audiences: ``all`` (everyone in the room), ``mod`` (moderators), ``u:<id>`` (one user).
-Vote counts and viewer counts are coalesced here (≤ 1 per LIVE_VOTES_INTERVAL_SECONDS and
-≤ 1 per LIVE_VIEWERS_INTERVAL_SECONDS per lecture, across all processes).
+Vote counts and viewer counts are coalesced by the hubs' ticks (≤ 1 per
+LIVE_VOTES_INTERVAL_SECONDS and ≤ 1 per LIVE_VIEWERS_INTERVAL_SECONDS per lecture, across all
+processes).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
 from livestream.events import (
@@ -129,18 +129,8 @@ def lecture_stats(*, lecture_id: int, stats: LectureStats) -> None:
 
 
 def votes_changed(*, lecture_id: int, question_id: int) -> None:
-    """Mark a question's count dirty; the first mark in an interval schedules the flush."""
-
-    def mark() -> None:
-        store = store_get()
-        store.votes_mark(lecture_id=lecture_id, question_id=question_id)
-        interval = float(settings.LIVE_VOTES_INTERVAL_SECONDS)
-        if store.gate(key=f"votes:{lecture_id}", seconds=interval):
-            timer = threading.Timer(interval, votes_flush, kwargs={"lecture_id": lecture_id})
-            timer.daemon = True
-            timer.start()
-
-    _on_commit(mark)
+    """Mark a question's count dirty; the hubs' vote tick sends it (``hub.Hub._vote_loop``)."""
+    _on_commit(lambda: store_get().votes_mark(lecture_id=lecture_id, question_id=question_id))
 
 
 def votes_flush(*, lecture_id: int) -> int:

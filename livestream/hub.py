@@ -224,6 +224,7 @@ class Hub:
         self._sub_lock = asyncio.Lock()
         self._reader: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._vote_ticker: asyncio.Task[None] | None = None
         self._listener = _MemoryListener(self)
         if isinstance(self.store, MemoryStore):
             memory_listeners.append(self._listener)
@@ -240,6 +241,8 @@ class Hub:
             await self._subscribe(lecture_id)
         if self._ticker is None or self._ticker.done():
             self._ticker = self.loop.create_task(self._tick_loop())
+        if self._vote_ticker is None or self._vote_ticker.done():
+            self._vote_ticker = self.loop.create_task(self._vote_loop())
         return sink
 
     def _make_sink(self, consumer: Any, lecture_id: int, user_id: int, moderator: bool) -> Sink:
@@ -413,6 +416,25 @@ class Hub:
             except Exception:
                 logger.exception("live: presence tick failed")
             await asyncio.sleep(interval)
+
+    async def _vote_loop(self) -> None:
+        """Vote counts: every LIVE_VOTES_INTERVAL_SECONDS, for each lecture with sockets
+        here, the one process that takes the lecture's gate sends the dirty counts (at most
+        one ``question.votes`` per interval per lecture across all processes)."""
+        interval = float(settings.LIVE_VOTES_INTERVAL_SECONDS)
+        while self.rooms:
+            try:
+                await asyncio.to_thread(self._votes_sync, list(self.rooms), interval)
+            except Exception:
+                logger.exception("live: vote tick failed")
+            await asyncio.sleep(interval)
+
+    def _votes_sync(self, lecture_ids: list[int], interval: float) -> None:
+        from livestream import broadcast
+
+        for lecture_id in lecture_ids:
+            if self.store.gate(key=f"votes:{lecture_id}", seconds=interval):
+                broadcast.votes_flush(lecture_id=lecture_id)
 
     def _tick_sync(self, viewers: dict[int, set[int]], interval: float) -> None:
         from livestream import broadcast
