@@ -40,6 +40,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_FLOODING = 4429
 CLOSE_TOO_LARGE = 1009
 CLOSE_SERVER_ERROR = 1011
+BUSY_RETRY_SECONDS = 1
 
 _CONNECT_CLOSE = {
     LiveErrorCode.NOT_SIGNED_IN: CLOSE_NOT_SIGNED_IN,
@@ -213,8 +214,10 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
         except LiveError as exc:
             await self._error(exc)
         except Exception:
+            # Not the sender's fault (a locked or lost database, Redis away, a bug): a
+            # retryable answer, never "invalid" (docs/live-protocol.md, error codes).
             logger.exception("live: frame handling failed")
-            await self._error(LiveError(LiveErrorCode.INVALID))
+            await self._error(LiveError(LiveErrorCode.BUSY, retry_after=BUSY_RETRY_SECONDS))
 
     async def _handle(self, command: protocol.Command) -> None:
         seat, _sink = self._seat()
@@ -293,7 +296,7 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
 
     async def _error(self, exc: LiveError) -> None:
         payload: dict[str, Any] = {"type": "error", "code": exc.code.value, "message": exc.message}
-        if exc.code == LiveErrorCode.RATE_LIMITED:
+        if exc.code in (LiveErrorCode.RATE_LIMITED, LiveErrorCode.BUSY):
             payload["retry_after"] = exc.retry_after or 1
         await self._send(payload)
 

@@ -16,6 +16,7 @@ class LiveErrorCode(enum.Enum):
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     NOT_SIGNED_IN = "not_signed_in"  # only at connect time (close 4401)
+    BUSY = "busy"  # not the user's fault (the database or Redis is busy): retry
 
 
 _MESSAGES = {
@@ -25,6 +26,7 @@ _MESSAGES = {
     LiveErrorCode.FORBIDDEN: _("You are not allowed to do that."),
     LiveErrorCode.NOT_FOUND: _("That question or lecture does not exist."),
     LiveErrorCode.NOT_SIGNED_IN: _("Please sign in first."),
+    LiveErrorCode.BUSY: _("The server is busy; please try again in a moment."),
 }
 
 

@@ -572,3 +572,34 @@ async def test_slow_asgi_socket_is_closed_4408_and_others_carry_on(
     assert counts == [0, 1, 2, 3, 4, 5]
     for client in (cadre, other, mod):
         await client.close()
+
+
+async def test_a_server_side_failure_is_busy_and_retryable_never_invalid(
+    viewer, moderator, lecture, monkeypatch
+):
+    """A locked database (or any failure that is not the sender's fault) answers ``busy``
+    with ``retry_after`` and a Chinese "try again"; the socket stays usable."""
+    from django.db import OperationalError
+
+    from livestream import services
+
+    question = await orm(
+        lambda: Question.objects.create(
+            lecture=lecture, author=viewer, text="问题", client_id="b", status="approved"
+        )
+    )
+
+    def locked(**_kwargs):
+        raise OperationalError("database is locked")
+
+    mod = await open_socket(moderator, lecture.pk)
+    monkeypatch.setattr(services, "question_moderate", locked)
+    await mod.send({"type": "question.moderate", "question_id": question.pk, "action": "highlight"})
+    error = await mod.until("error")
+    assert error["code"] == "busy"
+    assert error["retry_after"] >= 1
+    assert "稍后再试" in error["message"]
+    monkeypatch.undo()
+    await mod.send({"type": "question.moderate", "question_id": question.pk, "action": "highlight"})
+    assert (await mod.until("question.updated"))["question"]["highlighted"] is True
+    await mod.close()
