@@ -148,6 +148,17 @@ class ScopedAdminMixin(_Base):
         self.guard_object(request, object_id)
         return super().history_view(request, object_id, extra_context)
 
+    #: Foreign keys to OrgUnit whose choices are limited to the caller's scope.
+    scoped_unit_fields: tuple[str, ...] = ()
+
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField | None:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name in self.scoped_unit_fields:
+            self.limit_to_scope(request, field)
+        return field
+
     def limit_to_scope(self, request: HttpRequest, field: forms.Field | None) -> None:
         """Restrict a unit choice field (FK or M2M) to units in scope, with a clear error."""
         if not isinstance(field, forms.ModelChoiceField) or admin_user(request).is_superuser:
@@ -223,6 +234,7 @@ class UserAdmin(AuditedAdminMixin, ScopedAdminMixin, DjangoUserAdmin):
     form = ZhixingUserChangeForm
     add_form = ZhixingUserCreationForm
     scope_prefix = "unit__"
+    scoped_unit_fields = ("unit",)
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         (
@@ -292,14 +304,6 @@ class UserAdmin(AuditedAdminMixin, ScopedAdminMixin, DjangoUserAdmin):
             form.base_fields["unit"].required = True
         return form
 
-    def formfield_for_foreignkey(
-        self, db_field: Any, request: HttpRequest, **kwargs: Any
-    ) -> forms.ModelChoiceField | None:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "unit":
-            self.limit_to_scope(request, field)
-        return field
-
 
 @admin.register(Role)
 class RoleAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
@@ -309,14 +313,13 @@ class RoleAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ("user", "unit")
     list_select_related = ("user", "unit")
     scope_prefix = "unit__"
+    scoped_unit_fields = ("unit",)
 
     def formfield_for_foreignkey(
         self, db_field: Any, request: HttpRequest, **kwargs: Any
     ) -> forms.ModelChoiceField | None:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "unit":
-            self.limit_to_scope(request, field)
-        elif (
+        if (
             db_field.name == "user"
             and isinstance(field, forms.ModelChoiceField)
             and field.queryset is not None

@@ -388,27 +388,26 @@ class ProgrammeAdmin(CoursesAdminMixin, admin.ModelAdmin):
             return None
         return queryset.first()
 
+    def _to_page_of_one(
+        self, request: HttpRequest, queryset: QuerySet[Programme], url_name: str
+    ) -> HttpResponse | None:
+        """An action that opens a page about exactly one selected programme."""
+        programme = self._single(request, queryset)
+        if programme is None:
+            return None
+        return HttpResponseRedirect(reverse(url_name, args=[programme.pk]))
+
     @admin.action(description=_("Schedule a weekly series"), permissions=["change"])
     def schedule_weekly_series(
         self, request: HttpRequest, queryset: QuerySet[Programme]
     ) -> HttpResponse | None:
-        programme = self._single(request, queryset)
-        if programme is None:
-            return None
-        return HttpResponseRedirect(
-            reverse("admin:courses_programme_schedule_series", args=[programme.pk])
-        )
+        return self._to_page_of_one(request, queryset, "admin:courses_programme_schedule_series")
 
     @admin.action(description=_("Assign a cohort (a unit's cadres)"), permissions=["change"])
     def assign_cohort(
         self, request: HttpRequest, queryset: QuerySet[Programme]
     ) -> HttpResponse | None:
-        programme = self._single(request, queryset)
-        if programme is None:
-            return None
-        return HttpResponseRedirect(
-            reverse("admin:courses_programme_assign_cohort", args=[programme.pk])
-        )
+        return self._to_page_of_one(request, queryset, "admin:courses_programme_assign_cohort")
 
 
 def _local(lecture: Lecture) -> str:

@@ -7,6 +7,8 @@ docs/attendance.md, "Venue check-in").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,6 +25,7 @@ from courses.attendance import checkin
 from courses.attendance.checkin import CheckInError, CheckInErrorCode
 from courses.models import Lecture, Venue
 from portal.http import request_user
+from portal.models import User
 
 # A refused scan's HTTP status, by reason.
 _SCAN_STATUS = {
@@ -60,9 +63,8 @@ def _qr(request: HttpRequest, lecture: Lecture, venue: Venue) -> dict[str, objec
 @login_required
 @require_GET
 def staff_page(request: HttpRequest, lecture_id: int, venue_id: int) -> HttpResponse:
-    lecture, venue = checkin.checkin_venue_get_for_staff(
-        user=request_user(request), lecture_id=lecture_id, venue_id=venue_id
-    )
+    post = _staff_request(request, lecture_id, venue_id)
+    lecture, venue = post.lecture, post.venue
     return render(
         request,
         "courses/checkin/staff.html",
@@ -82,9 +84,8 @@ def staff_page(request: HttpRequest, lecture_id: int, venue_id: int) -> HttpResp
 @require_GET
 def staff_status(request: HttpRequest, lecture_id: int, venue_id: int) -> JsonResponse:
     """What the staff page polls: the current code and the live counts."""
-    lecture, venue = checkin.checkin_venue_get_for_staff(
-        user=request_user(request), lecture_id=lecture_id, venue_id=venue_id
-    )
+    post = _staff_request(request, lecture_id, venue_id)
+    lecture, venue = post.lecture, post.venue
     counts = checkin.checkin_counts(lecture=lecture, venue=venue)
     return JsonResponse(
         {
@@ -101,16 +102,33 @@ def _posted_user_id(request: HttpRequest) -> int | None:
     return int(value) if value.isdigit() and len(value) < 12 else None
 
 
-@login_required
-@require_POST
-def staff_mark(request: HttpRequest, lecture_id: int, venue_id: int) -> HttpResponse:
-    """Tick the whole class (no ``user``) or one cadre of it."""
+@dataclass(frozen=True)
+class _StaffRequest:
+    user: User
+    lecture: Lecture
+    venue: Venue
+    one: int | None  # the posted cadre, if any (POST)
+
+    def back(self) -> HttpResponse:
+        return redirect("courses:checkin_staff", lecture_id=self.lecture.pk, venue_id=self.venue.pk)
+
+
+def _staff_request(request: HttpRequest, lecture_id: int, venue_id: int) -> _StaffRequest:
+    """A venue staff member's request, authorised through the venue (with the posted cadre)."""
     user = request_user(request)
     lecture, venue = checkin.checkin_venue_get_for_staff(
         user=user, lecture_id=lecture_id, venue_id=venue_id
     )
-    back = redirect("courses:checkin_staff", lecture_id=lecture.pk, venue_id=venue.pk)
-    one = _posted_user_id(request)
+    return _StaffRequest(user, lecture, venue, _posted_user_id(request))
+
+
+@login_required
+@require_POST
+def staff_mark(request: HttpRequest, lecture_id: int, venue_id: int) -> HttpResponse:
+    """Tick the whole class (no ``user``) or one cadre of it."""
+    post = _staff_request(request, lecture_id, venue_id)
+    user, lecture, venue, one = post.user, post.lecture, post.venue, post.one
+    back = post.back()
     if request.POST.get("user") and one is None:
         messages.error(request, _("Choose a cadre of the roster."))
         return back
@@ -133,18 +151,14 @@ def staff_mark(request: HttpRequest, lecture_id: int, venue_id: int) -> HttpResp
 @require_POST
 def staff_unmark(request: HttpRequest, lecture_id: int, venue_id: int) -> HttpResponse:
     """Take back one cadre's check-in at this venue (audited)."""
-    user = request_user(request)
-    lecture, venue = checkin.checkin_venue_get_for_staff(
-        user=user, lecture_id=lecture_id, venue_id=venue_id
-    )
-    one = _posted_user_id(request)
-    if one is not None and checkin.checkin_unmark(
-        lecture=lecture, venue=venue, user_id=one, by=user
+    post = _staff_request(request, lecture_id, venue_id)
+    if post.one is not None and checkin.checkin_unmark(
+        lecture=post.lecture, venue=post.venue, user_id=post.one, by=post.user
     ):
         messages.success(request, _("The check-in was taken back."))
     else:
         messages.error(request, _("This cadre is not checked in at this venue."))
-    return redirect("courses:checkin_staff", lecture_id=lecture.pk, venue_id=venue.pk)
+    return post.back()
 
 
 @never_cache

@@ -33,7 +33,8 @@ def _report_url(request: ReportRequest, **changes: Any) -> str:
     return f"{reverse('courses:attendance_report')}?{urlencode(request.query(**changes))}"
 
 
-def _bad_request(request: HttpRequest, error: ReportError) -> HttpResponse:
+def report_error_page(request: HttpRequest, error: ReportError) -> HttpResponse:
+    """The one error page of the reports (attendance, follow-ups, ranking)."""
     return render(
         request,
         "courses/reports/error.html",
@@ -75,7 +76,7 @@ def attendance_report(request: HttpRequest) -> HttpResponseBase:
             context.update(_unit_context(parsed, report))
             template = "courses/reports/units.html"
     except ReportError as error:
-        return _bad_request(request, error)
+        return report_error_page(request, error)
     if printing:
         reports.report_export_audit(
             request=parsed, fmt="print", row_count=len(context["table_rows"])

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
+from django.http import Http404, HttpRequest, HttpResponseBase, QueryDict
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -49,6 +49,7 @@ from courses.reports.request import (
     scope_require,
     unit_param,
 )
+from courses.reports.views.attendance import report_error_page
 from portal.exports import EXPORT_FORMATS, export_audit_write, export_filename, export_response
 from portal.http import request_user
 from portal.models import OrgUnit, User
@@ -56,15 +57,6 @@ from portal.scopes import Capability, Scope, unit_get_in_scope
 
 _MAX_ID_DIGITS = 12
 CHART_MAX_UNITS = 10
-
-
-def _error_page(request: HttpRequest, error: ReportError) -> HttpResponse:
-    return render(
-        request,
-        "courses/reports/error.html",
-        {"message": error.message, "code": error.code_value},
-        status=error.status,
-    )
 
 
 def _int_param(params: QueryDict, name: str, label: str, code: ReportErrorCode) -> int | None:
@@ -211,7 +203,7 @@ def followup_list(request: HttpRequest) -> HttpResponseBase:
     try:
         parsed = _followup_parse(request, user)
     except ReportError as error:
-        return _error_page(request, error)
+        return report_error_page(request, error)
     query = parsed.query
     base = {
         "lecture": query.lecture.pk if query.lecture else None,
@@ -401,7 +393,7 @@ def ranking(request: HttpRequest) -> HttpResponseBase:
     try:
         parsed = _ranking_parse(request, user)
     except ReportError as error:
-        return _error_page(request, error)
+        return report_error_page(request, error)
     units = list(ranking_units(scope=parsed.scope, level=parsed.level, under=parsed.under))
     result = ranking_build(
         programme=parsed.programme, level=parsed.level, units=units, rank_by=parsed.rank_by
