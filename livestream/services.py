@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from courses.models import Lecture
 from livestream import broadcast
 from livestream.events import question_payload
 from livestream.exceptions import LiveError, LiveErrorCode
@@ -48,6 +49,8 @@ def question_ask(*, access: RoomAccess, text: str, anonymous: bool, client_id: s
     existing = Question.objects.filter(author=user, lecture=lecture, client_id=client_id).first()
     if existing is not None:
         return AskResult(existing, created=False)
+    if lecture.status == Lecture.Status.ENDED:  # the speaker has left: nobody would answer
+        raise LiveError(LiveErrorCode.FORBIDDEN, _("This lecture has ended; questions are closed."))
     with transaction.atomic():
         # One user's asks are serialised (two tabs cannot beat the limits together).
         User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()

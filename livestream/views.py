@@ -79,15 +79,17 @@ def _messages() -> dict[str, str]:
 
 def _context(request: HttpRequest, access: RoomAccess, **extra: Any) -> dict[str, Any]:
     lecture = access.lecture
+    payload = lecture_payload(lecture=lecture)
     return {
         "lecture": lecture,
         "access": access,
+        "ended": payload["status"] == "ended",  # the room is an archive: no ask box
         "question_max": QUESTION_MAX_CHARS,
         "live_config": {
             "lectureId": lecture.pk,
             "wsPath": f"/ws/lectures/{lecture.pk}/",
             "role": access.role,
-            "lecture": lecture_payload(lecture=lecture),
+            "lecture": payload,
             "streamUrl": lecture.stream_url,
             "replayUrl": lecture.replay_url,
             "hlsScript": "",

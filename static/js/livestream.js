@@ -215,6 +215,10 @@
     status = next;
     var badge = $("live-badge");
     if (badge) { badge.dataset.status = next; badge.textContent = M[next] || next; }
+    // After the end the room is an archive: no ask box (the speaker has left).
+    var form = $("ask-form"), closed = $("ask-closed");
+    if (form) form.hidden = next === "ended";
+    if (closed) closed.hidden = next !== "ended";
     updatePlayer();
   }
 

@@ -603,3 +603,19 @@ async def test_a_server_side_failure_is_busy_and_retryable_never_invalid(
     await mod.send({"type": "question.moderate", "question_id": question.pk, "action": "highlight"})
     assert (await mod.until("question.updated"))["question"]["highlighted"] is True
     await mod.close()
+
+
+async def test_no_questions_once_the_lecture_has_ended(viewer, lecture):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lecture.starts_at = timezone.now() - timedelta(days=1)
+    await sync_to_async(lecture.save)()
+    cadre = await open_socket(viewer, lecture.pk)
+    await cadre.send({"type": "question.ask", "text": "还有人吗？", "client_id": "late"})
+    error = await cadre.until("error")
+    assert error["code"] == "forbidden"
+    assert "已结束" in error["message"]
+    assert not await orm(lambda: Question.objects.filter(client_id="late").exists())
+    await cadre.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from tests.factories import LectureFactory
+
 pytestmark = pytest.mark.django_db
 
 
@@ -60,3 +62,20 @@ def test_screen_page(client, viewer, lecture):
     response = client.get(f"/lectures/{lecture.pk}/screen/")
     assert response.status_code == 200
     assert response.context["live_config"]["screen"] is True
+
+
+def test_an_ended_room_is_an_archive_without_an_ask_box(client, viewer, lecture):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lecture.starts_at = timezone.now() - timedelta(days=1)
+    lecture.save()
+    assert lecture.status == "ended"
+    client.force_login(viewer)
+    html = client.get(f"/lectures/{lecture.pk}/live/").content.decode()
+    assert '<form id="ask-form" class="ask-form" autocomplete="off" hidden>' in html
+    assert "讲座已结束" in html
+    live = LectureFactory(programme=lecture.programme, sequence=2)
+    html = client.get(f"/lectures/{live.pk}/live/").content.decode()
+    assert '<form id="ask-form" class="ask-form" autocomplete="off">' in html
