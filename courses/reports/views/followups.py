@@ -45,7 +45,9 @@ from courses.reports.ranking import (
 from courses.reports.request import (
     ReportError,
     ReportErrorCode,
+    report_programme_current,
     report_programme_visible,
+    report_programmes,
     scope_require,
     unit_param,
 )
@@ -357,6 +359,7 @@ class _RankingRequest:
     under: OrgUnit | None
     scope: Scope
     fmt: str
+    choices: list[Programme]  # the programmes the viewer may rank (the picker)
 
 
 def _ranking_parse(request: HttpRequest, user: User) -> _RankingRequest:
@@ -367,10 +370,14 @@ def _ranking_parse(request: HttpRequest, user: User) -> _RankingRequest:
     programme_id = _int_param(
         params, "programme", _("programme"), ReportErrorCode.INVALID_PROGRAMME
     )
-    if programme_id is None:
-        raise ReportError(ReportErrorCode.MISSING_PROGRAMME)
-    programme = _programme(programme_id)
-    _programme_visible(scope, programme)
+    if programme_id is None:  # the current programme; the page offers the others
+        current = report_programme_current(scope=scope)
+        if current is None:
+            raise ReportError(ReportErrorCode.MISSING_PROGRAMME)
+        programme = current
+    else:
+        programme = _programme(programme_id)
+        _programme_visible(scope, programme)
     rank_by = RankBy(_choice(params, "sort", tuple(r.value for r in RankBy), RankBy.ATTENDANCE))
     fmt = _format(params)
     under = _unit(params, user, scope, required=False)
@@ -383,7 +390,9 @@ def _ranking_parse(request: HttpRequest, user: User) -> _RankingRequest:
             _("%(unit)s contains no units of the level “%(level)s”; choose a lower level.")
             % {"unit": under.name, "level": level_label(level)},
         )
-    return _RankingRequest(programme, level, rank_by, under, scope, fmt)
+    return _RankingRequest(
+        programme, level, rank_by, under, scope, fmt, report_programmes(scope=scope)
+    )
 
 
 @login_required
@@ -459,5 +468,15 @@ def ranking(request: HttpRequest) -> HttpResponseBase:
             "csv_url": "?" + _query({**base, "format": "csv"}),
             "xlsx_url": "?" + _query({**base, "format": "xlsx"}),
             "report_query": _query({"programme": parsed.programme.pk, "unit": base["unit"]}),
+            "programme_choices": [
+                {
+                    "title": p.title,
+                    "url": "?" + _query({**base, "programme": p.pk}),
+                    "current": p.pk == parsed.programme.pk,
+                }
+                for p in parsed.choices
+            ]
+            if len(parsed.choices) > 1
+            else [],
         },
     )

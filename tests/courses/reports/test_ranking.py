@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from courses.reports.ranking import RankBy, ranking_build, ranking_units
@@ -19,7 +21,13 @@ from courses.summaries.totals import headcounts
 from portal.models import AuditLog, OrgUnit, User
 from portal.scopes import Capability, scope_for
 from tests.courses.reports.followup_support import World, cadre_in, enrol, world_fixture  # noqa: F401
-from tests.factories import unit_create
+from tests.factories import (
+    LectureFactory,
+    ProgrammeFactory,
+    RoleFactory,
+    UserFactory,
+    unit_create,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +132,6 @@ def test_cadre_is_refused(client: Client, world: World) -> None:
 @pytest.mark.parametrize(
     ("params", "status", "text"),
     [
-        ({}, 400, "请选择一个专题培训"),
         ({"programme": "x1"}, 400, "编号"),
         ({"programme": "1 OR 1=1"}, 400, "编号"),
         ({"programme": "99999999"}, 404, "专题培训不存在"),
@@ -144,6 +151,31 @@ def test_bad_input_gets_a_clear_chinese_error(
     response = _get(org, **filled)
     assert response.status_code == status
     assert text in response.content.decode()
+
+
+def test_without_a_programme_the_page_opens_on_the_current_one(org: Client, world: World) -> None:
+    """No ``programme=``: the newest programme with a started lecture, and a picker of the
+    others (a newer one that has not started yet is offered, not opened)."""
+    province = world.tree.province
+    newer = ProgrammeFactory(title="尚未开课的专题", organiser_unit=province, audience=[province])
+    LectureFactory(programme=newer, sequence=1, starts_at=timezone.now() + timedelta(days=3))
+    response = _get(org)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert response.context["ranking"].programme == world.programme
+    assert "尚未开课的专题" in html  # in the picker
+    assert f"programme={newer.pk}" in html
+
+
+def test_without_any_programme_in_scope_it_asks_for_one(client: Client, world: World) -> None:
+    elsewhere = unit_create(name="江苏省", kind="province", code="320000000000")
+    staff = UserFactory(username="lonely", unit=elsewhere)
+    RoleFactory(user=staff, unit=elsewhere, kind="school")
+    client.force_login(staff)
+    response = _get(client)
+    assert response.status_code == 400
+    assert "请选择一个专题培训" in response.content.decode()
+    assert "<code>missing_programme</code>" in response.content.decode()
 
 
 def test_csv_and_xlsx_export_the_table_on_screen(
