@@ -30,7 +30,7 @@ from django.utils import timezone
 from courses.models import Enrolment, Lecture, Programme, Speaker, Venue
 from courses.summaries.rebuild import summaries_rebuild
 from courses.summaries.sync import headcounts_changed
-from demo import people
+from demo import live, people
 from demo import programme as data
 from demo.attendance import Which, demo_attendance_seed
 from demo.tree import NodeSpec, tree_merge, tree_spec
@@ -171,6 +171,19 @@ def demo_seed(
         lap("programme")
 
         _cadres(spec, unit_ids, venues, programme, cadres, now, report, lap)
+        live.enrolment_ensure(user=accounts["cadre2"], programme=programme, now=now)
+        live.study_record_seed(user=accounts["cadre"], programme=programme, now=now)
+        first_cadres = list(
+            User.objects.filter(username__startswith=CADRE_USERNAME_PREFIX).order_by("username")[
+                :40
+            ]
+        )
+        live.live_questions_seed(
+            lecture=programme.lectures.get(sequence=data.LIVE_SEQUENCE),
+            askers=[*first_cadres[:12], accounts["cadre2"]],
+            voters=[*first_cadres, accounts["cadre2"]],
+        )
+        lap("the demo cadres' record and the live Q&A")
         if attendance is not None:
             generated = demo_attendance_seed(programme=programme, which=attendance, now=now)
             report.attendance_lectures = generated.lectures
@@ -250,7 +263,19 @@ def _demo_accounts(spec: NodeSpec, unit_ids: dict[str, int]) -> dict[str, User]:
     if cadre.phone is None and not User.objects.filter(phone="13800000001").exists():
         cadre.phone = "13800000001"
         cadre.save(update_fields=["phone"])
-    return {"admin": admin, "organiser": organiser, "school": school, "cadre": cadre}
+    cadre2 = _account(  # a colleague in the same township, for two-person flows
+        "cadre2",
+        unit_id=unit_ids[lingyin.path],
+        full_name="李晓红",
+        job_title="组织委员",
+    )
+    return {
+        "admin": admin,
+        "organiser": organiser,
+        "school": school,
+        "cadre": cadre,
+        "cadre2": cadre2,
+    }
 
 
 # ---------------------------------------------------------------------------

@@ -329,3 +329,36 @@ def test_seed_demo_merges_into_an_existing_tree(tree: Tree) -> None:
     assert_tree_consistent()
     codes = list(OrgUnit.objects.exclude(code=None).values_list("code", flat=True))
     assert len(codes) == len(set(codes))
+
+
+@pytest.mark.usefixtures("debug")
+def test_the_demo_evening_has_a_colleague_a_study_record_and_a_live_qa() -> None:
+    from courses.attendance.credit import attendance_study_record
+    from livestream.models import Question
+
+    with time_machine.travel(NOW, tick=False):
+        seed()
+        cadre, cadre2 = User.objects.get(username="cadre"), User.objects.get(username="cadre2")
+        assert cadre2.check_password("zhixing-demo")
+        assert cadre2.unit == cadre.unit  # the same township: two-person flows
+        assert Enrolment.objects.get(user=cadre2, programme=the_programme()).is_active
+
+        # the demo cadre watched the five ended lectures: 学时 on the study record
+        record = attendance_study_record(user=cadre)
+        assert sum(line.credit_hours for line in record.lines) > 0, record
+        assert all(line.completed for line in record.lines)
+
+        live = Lecture.objects.get(sequence=demo_programme.LIVE_SEQUENCE)
+        questions = Question.objects.filter(lecture=live)
+        published = questions.filter(status__in=("approved", "answered"))
+        assert published.count() >= 5
+        assert published.filter(status="answered").exists()
+        assert published.filter(highlighted=True).exists()
+        assert published.filter(votes__gt=0).count() >= 5
+        pending = questions.filter(status="pending")
+        assert pending.count() >= 2
+        assert pending.filter(flagged=True).count() == 1  # the sensitive-word list caught it
+        before = (questions.count(), live.questions.aggregate(n=Count("vote_set"))["n"])
+
+        seed()  # idempotent
+        assert (questions.count(), live.questions.aggregate(n=Count("vote_set"))["n"]) == before
