@@ -32,8 +32,10 @@ log "migrate"
 "$PY" manage.py migrate --noinput
 
 if "$PY" manage.py help seed_demo >/dev/null 2>&1; then
-    log "seed_demo (idempotent)"
-    "$PY" manage.py seed_demo
+    # --attendance: the ended lectures (and the live one so far) get realistic attendance,
+    # so every report, chart, follow-up list and 通报 of the demo shows real figures.
+    log "seed_demo --attendance (idempotent)"
+    "$PY" manage.py seed_demo --attendance
 else
     log "seed_demo is not available yet: skipping the demo data"
 fi

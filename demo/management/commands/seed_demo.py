@@ -93,5 +93,5 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(
-            f"Accounts admin / organiser / school / cadre, password {DEMO_PASSWORD!r}."
+            f"Accounts admin / organiser / school / cadre / cadre2, password {DEMO_PASSWORD!r}."
         )
