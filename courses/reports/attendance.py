@@ -88,7 +88,8 @@ class UnitReport:
         return [*self.rows, *([self.direct] if self.direct else []), self.total]
 
 
-def _row_values(t: Totals, n: int, label: str) -> dict[str, Any]:
+def report_values(t: Totals, n: int, label: str) -> dict[str, Any]:
+    """One report row's figures from its totals over ``n`` lectures (counts and rates)."""
     base = t.enrolled * n
     return {
         "name": label,
@@ -147,7 +148,7 @@ def unit_report_build(*, request: ReportRequest) -> UnitReport:
             kind=RowKind.UNIT,
             label=u.name,
             unit=u,
-            values=_row_values(totals[u.pk], n, u.name),
+            values=report_values(totals[u.pk], n, u.name),
             has_children=u.numchild > 0,
         )
         for u in units
@@ -159,13 +160,13 @@ def unit_report_build(*, request: ReportRequest) -> UnitReport:
             _("Not under any unit of this level") if request.level else _("Directly in this unit")
         )
         direct = ReportRow(kind=RowKind.DIRECT, label=label, unit=None, values={})
-        direct.values = _row_values(rest, n, label)
+        direct.values = report_values(rest, n, label)
     total_label = _("Total")
     total = ReportRow(
         kind=RowKind.TOTAL,
         label=total_label,
         unit=request.unit,
-        values=_row_values(totals[request.unit.pk], n, total_label),
+        values=report_values(totals[request.unit.pk], n, total_label),
     )
     if request.sort:
         rows = _sorted(rows, request.sort, request.descending)
@@ -372,7 +373,7 @@ def cadre_list_build(*, request: ReportRequest, per_page: int = CADRES_PER_PAGE)
             lecture_ids=request.lecture_ids,
             programme_id=request.programme.pk,
         )[request.unit.pk]
-        summary = _row_values(t, n, request.unit.name)
+        summary = report_values(t, n, request.unit.name)
     return CadreList(
         request=request,
         columns=columns,

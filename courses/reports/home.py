@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from courses.models import Programme
-from courses.reports.attendance import TrendPoint, programme_trend, unit_report_build
+from courses.reports.attendance import TrendPoint, programme_trend, report_values
 from courses.reports.followups import FollowUpKind, FollowUpQuery, followup_count
 from courses.reports.request import ReportRequest, report_request_parse, unit_param
+from courses.summaries.totals import summary_totals
 from portal.models import OrgUnit, User
 
 
@@ -61,7 +62,10 @@ def percent(value: Decimal | None) -> str:
 def reports_home_figures(*, user: User, programme: Programme) -> HomeFigures:
     """The figures of ``programme`` for the viewer's area (their scope's first root)."""
     request = report_request_parse(user=user, params={"programme": str(programme.pk)})
-    total = unit_report_build(request=request).total.values
+    unit_totals = summary_totals(
+        unit_ids=[request.unit.pk], lecture_ids=request.lecture_ids, programme_id=programme.pk
+    )[request.unit.pk]
+    total = report_values(unit_totals, len(request.lectures), request.unit.name)
     started = tuple(int(pk) for pk in request.lecture_ids)
     followups = {
         kind.value: followup_count(

@@ -370,8 +370,9 @@ def _ranking_parse(request: HttpRequest, user: User) -> _RankingRequest:
     programme_id = _int_param(
         params, "programme", _("programme"), ReportErrorCode.INVALID_PROGRAMME
     )
+    choices = report_programmes(scope=scope)
     if programme_id is None:  # the current programme; the page offers the others
-        current = report_programme_current(scope=scope)
+        current = report_programme_current(programmes=choices)
         if current is None:
             raise ReportError(ReportErrorCode.MISSING_PROGRAMME)
         programme = current
@@ -390,9 +391,7 @@ def _ranking_parse(request: HttpRequest, user: User) -> _RankingRequest:
             _("%(unit)s contains no units of the level “%(level)s”; choose a lower level.")
             % {"unit": under.name, "level": level_label(level)},
         )
-    return _RankingRequest(
-        programme, level, rank_by, under, scope, fmt, report_programmes(scope=scope)
-    )
+    return _RankingRequest(programme, level, rank_by, under, scope, fmt, choices)
 
 
 @login_required

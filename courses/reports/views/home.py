@@ -23,7 +23,7 @@ def reports_home(request: HttpRequest) -> HttpResponse:
     programmes = report_programmes(scope=scope)
     chosen = request.GET.get("programme", "")
     current = next((p for p in programmes if str(p.pk) == chosen), None)
-    current = current or report_programme_current(scope=scope)
+    current = current or report_programme_current(programmes=programmes)
     return render(
         request,
         "portal/reports_home.html",
