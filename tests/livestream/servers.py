@@ -51,6 +51,26 @@ def production_env(
     return env
 
 
+def embedded_env(database: Path) -> dict[str, str]:
+    """The embedded default in a child process: a SQLite file, no Redis."""
+    env = production_env(redis_url="", prefix="zxsqlite:")
+    for key in ("REDIS_URL", "LIVE_REDIS_URL", "ATTENDANCE_REDIS_URL", "NOTIFY_REDIS_URL"):
+        env[key] = ""
+    env["DATABASE_URL"] = f"sqlite:///{database}"
+    env["LIVE_DIRECT_WRITE"] = "auto"
+    env["LIVE_VIEWERS_INTERVAL_SECONDS"] = "60"
+    return env
+
+
+def run_python(env: dict[str, str], *args: str) -> str:
+    """Run ``python ARGS`` in the project with ``env``; its stdout (fails on an error)."""
+    result = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return result.stdout
+
+
 @contextmanager
 def daphne(env: dict[str, str], *, log: Path) -> Iterator[int]:
     """One daphne process on a free port; yields the port."""

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.livestream.servers import ROOT, daphne, production_env
+from tests.livestream.servers import daphne, embedded_env, run_python
 
 pytestmark = pytest.mark.slow
 
@@ -65,24 +63,6 @@ print(json.dumps(out))
 """
 
 
-def _embedded_env(database: Path) -> dict[str, str]:
-    env = production_env(redis_url="", prefix="zxsqlite:")
-    for key in ("REDIS_URL", "LIVE_REDIS_URL", "ATTENDANCE_REDIS_URL", "NOTIFY_REDIS_URL"):
-        env[key] = ""
-    env["DATABASE_URL"] = f"sqlite:///{database}"
-    env["LIVE_DIRECT_WRITE"] = "auto"
-    env["LIVE_VIEWERS_INTERVAL_SECONDS"] = "60"
-    return env
-
-
-def _run(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    return result.stdout
-
-
 async def _moderator(port: int, lecture_id: int, cookie: str, question_id: int) -> Any:
     return await connect(
         f"ws://127.0.0.1:{port}/ws/lectures/{lecture_id}/",
@@ -108,10 +88,12 @@ async def _collect(conn: Any, want: int) -> tuple[int, list[dict[str, Any]]]:
 
 def test_concurrent_moderation_on_sqlite_waits_instead_of_failing(tmp_path: Path) -> None:
     database = tmp_path / "embedded.sqlite3"
-    env = _embedded_env(database)
-    _run(env, "manage.py", "migrate", "--noinput", "-v", "0")
+    env = embedded_env(database)
+    run_python(env, "manage.py", "migrate", "--noinput", "-v", "0")
     setup_env = {**env, "DJANGO_SETTINGS_MODULE": "portal.settings"}
-    world = json.loads(_run(setup_env, "-c", SETUP % {"n": MODERATORS}).strip().splitlines()[-1])
+    world = json.loads(
+        run_python(setup_env, "-c", SETUP % {"n": MODERATORS}).strip().splitlines()[-1]
+    )
     lecture_id = world["lecture"]
 
     async def scenario(port: int) -> list[tuple[int, list[dict[str, Any]]]]:
