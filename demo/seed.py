@@ -33,6 +33,7 @@ from courses.summaries.sync import headcounts_changed
 from demo import live, people
 from demo import programme as data
 from demo.attendance import Which, demo_attendance_seed
+from demo.notices import notices_history_seed
 from demo.tree import NodeSpec, tree_merge, tree_spec
 from portal.bulk import copy_rows, copy_supported
 from portal.models import OrgUnit, Role, User
@@ -78,6 +79,7 @@ class SeedReport:
     lectures: int = 0
     attendance_lectures: int = 0
     attendance_created: int = 0
+    notices_sent: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -189,6 +191,8 @@ def demo_seed(
             report.attendance_lectures = generated.lectures
             report.attendance_created = generated.created
             lap(f"insert attendance ({generated.created} of {generated.generated} rows new)")
+        report.notices_sent = notices_history_seed(programme=programme, now=now)
+        lap(f"notices that went out ({report.notices_sent} reminders)")
         # The cadres and enrolments went in by COPY, past the services: recount.
         summaries_rebuild(programme_ids=[programme.pk])
         headcounts_changed()

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from notifications import selectors
@@ -116,6 +116,27 @@ def _rows_update(batch_id: str, ids: Sequence[int], **fields: Any) -> int:
     return Delivery.objects.filter(
         id__in=ids, batch_id=batch_id, status=Delivery.Status.SENDING
     ).update(updated_at=timezone.now(), **fields)
+
+
+def _rows_set_message_ids(batch_id: str, pairs: Sequence[tuple[int, str]]) -> None:
+    """Each claimed row's own provider message id, in one statement on PostgreSQL (a CASE
+    with a WHEN per row costs ~0.3 s of ORM compilation per 1,000 rows)."""
+    table = Delivery._meta.db_table
+    sending = Delivery.Status.SENDING.value
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                f"UPDATE {table} AS d SET provider_message_id = v.pmid "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::varchar[]) AS v(id, pmid) "
+                "WHERE d.id = v.id AND d.batch_id = %s AND d.status = %s",
+                [[i for i, _p in pairs], [p for _i, p in pairs], batch_id, sending],
+            )
+        else:
+            cur.executemany(
+                f"UPDATE {table} SET provider_message_id = %s "  # noqa: S608
+                "WHERE id = %s AND batch_id = %s AND status = %s",
+                [(pmid, i, batch_id, sending) for i, pmid in pairs],
+            )
 
 
 def _record_error(
@@ -299,18 +320,18 @@ def delivery_send_rows(
             outcomes[status] += len(ids)
         elif groups:
             ids = [i for group in groups.values() for i in group]
-            _rows_update(
-                batch_id,
-                ids,
-                status=status,
-                fallback_after=deadline,
-                error_code="",
-                error_detail="",
-                provider_message_id=Case(
-                    *[When(id=i, then=Value(pmid[:100])) for pmid, g in groups.items() for i in g],
-                    default=F("provider_message_id"),
-                ),
-            )
+            with transaction.atomic():
+                _rows_set_message_ids(
+                    batch_id, [(i, pmid[:100]) for pmid, g in groups.items() for i in g]
+                )
+                _rows_update(
+                    batch_id,
+                    ids,
+                    status=status,
+                    fallback_after=deadline,
+                    error_code="",
+                    error_detail="",
+                )
             outcomes[status] += len(ids)
     for (kind_name, code, detail), error_rows in errors.items():
         outcome, more = _record_error(

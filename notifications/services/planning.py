@@ -98,32 +98,33 @@ def _insert_rows(rows: list[tuple[int, int, str, str, int]], *, now: datetime) -
             inserted: int = cur.rowcount
             cur.execute("DROP TABLE zx_plan")
         return inserted
-    objs = [
-        Delivery(
-            reminder_id=r,
-            user_id=u,
-            channel=c,
-            address=a,
-            hop=h,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
+    # The embedded default: one prepared INSERT run per row (bulk_create's per-object
+    # expression compilation costs ~0.4 s per 2,500 rows here).
+    table = Delivery._meta.db_table
+    cols = ", ".join(_COPY_COLUMNS)
+    marks = ", ".join(["%s"] * len(_COPY_COLUMNS))
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cur:
+        before = connection.connection.total_changes
+        cur.executemany(
+            f"INSERT INTO {table} ({cols}) VALUES ({marks}) "  # noqa: S608
+            "ON CONFLICT (reminder_id, user_id, channel) DO NOTHING",
+            [
+                (r, u, c, a, h, "queued", 0, at, "", "", "", "", False, at, at)
+                for r, u, c, a, h in rows
+            ],
         )
-        for r, u, c, a, h in rows
-    ]
-    reminder_ids = {r[0] for r in rows}
-    before = Delivery.objects.filter(reminder_id__in=reminder_ids).count()
-    Delivery.objects.bulk_create(objs, batch_size=2000, ignore_conflicts=True)
-    return Delivery.objects.filter(reminder_id__in=reminder_ids).count() - before
+        return int(connection.connection.total_changes - before)
 
 
-def reminder_plan(*, reminder_id: int) -> PlanResult:
+def reminder_plan(*, reminder_id: int, now: datetime | None = None) -> PlanResult:
     """Write the outbox rows of a claimed reminder: the inbox for everyone in the audience,
     plus the first reachable push channel of each user who has not opted out.
 
-    Idempotent (re-planning after a crash inserts only what is missing)."""
+    Idempotent (re-planning after a crash inserts only what is missing). ``now`` is the
+    planning time (the demo replays notices that went out before it was seeded)."""
     started = time.monotonic()
-    now = timezone.now()
+    now = now or timezone.now()
     reminder = Reminder.objects.select_related("lecture", "lecture__programme").get(pk=reminder_id)
     if reminder.status not in (Reminder.Status.PLANNING, Reminder.Status.SCHEDULED):
         return PlanResult(reminder_id, reminder.recipients, 0, 0.0)

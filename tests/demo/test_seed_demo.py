@@ -362,3 +362,36 @@ def test_the_demo_evening_has_a_colleague_a_study_record_and_a_live_qa() -> None
 
         seed()  # idempotent
         assert (questions.count(), live.questions.aggregate(n=Count("vote_set"))["n"]) == before
+
+
+@pytest.mark.usefixtures("debug")
+def test_the_reminders_that_went_out_are_in_the_inbox_and_the_outbox() -> None:
+    from notifications.models import Delivery, InboxMessage, Reminder
+
+    with time_machine.travel(NOW, tick=False):
+        seed()
+        live = Lecture.objects.get(sequence=demo_programme.LIVE_SEQUENCE)
+        started = Lecture.objects.filter(starts_at__lte=NOW)
+        went_out = Reminder.objects.filter(lecture__in=started)
+        # the 24 h and 1 h reminders of the five ended lectures and of the live one
+        assert went_out.count() == 2 * started.count() == 12
+        assert set(went_out.values_list("status", flat=True)) == {Reminder.Status.DONE}
+        enrolled = Enrolment.objects.filter(programme=the_programme(), status="active").count()
+        assert set(went_out.values_list("recipients", flat=True)) == {enrolled}
+
+        cadre = User.objects.get(username="cadre")
+        inbox = InboxMessage.objects.filter(user=cadre)
+        assert inbox.count() == 12
+        one_hour = inbox.get(reminder__lecture=live, reminder__kind="reminder_1h")
+        assert one_hour.created_at == live.starts_at - timedelta(hours=1)  # sent at its time
+        assert live.title in one_hour.title + one_hour.body
+        # the delivery admin shows them sent, by the inbox and by SMS (the embedded default)
+        rows = Delivery.objects.filter(reminder__in=went_out)
+        assert set(rows.values_list("status", flat=True)) == {Delivery.Status.DELIVERED}
+        assert set(rows.values_list("channel", flat=True)) >= {"inbox"}
+        # later lectures' reminders have not gone out
+        assert not InboxMessage.objects.filter(reminder__lecture__starts_at__gt=NOW).exists()
+        before = (Delivery.objects.count(), InboxMessage.objects.count())
+
+        seed()  # idempotent
+        assert (Delivery.objects.count(), InboxMessage.objects.count()) == before
