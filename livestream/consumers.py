@@ -143,6 +143,7 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
                 lecture_id=lecture_id,
                 user_id=user.pk,
                 moderator=self.seat.is_moderator,
+                unit_id=user.unit_id,
             )
         except Exception:
             logger.exception("live: cannot join the hub")

@@ -80,6 +80,22 @@ class AttentionAnsweredEvent(TypedDict):
     check_id: str
 
 
+class UnitStats(TypedDict):
+    """One row of the big screen: a top-level unit (a city, or a provincial body)."""
+
+    id: int
+    name: str
+    viewers: int  # in the room now (a user with tabs on two processes counts in each)
+    checked_in: int
+    attendees: int
+
+
+class WaitingQuestion(TypedDict):
+    id: int
+    text: str
+    flagged: bool  # matched the sensitive-word list
+
+
 class LectureStats(TypedDict):
     viewers: int  # sockets' distinct users in the room now (all processes)
     checked_in: int  # venue check-ins (集中收看)
@@ -87,6 +103,10 @@ class LectureStats(TypedDict):
     online: int  # of which watched live online
     completed: int  # corrections applied
     enrolled: int
+    questions_waiting: int  # pending questions (the moderators' queue)
+    waiting: list[WaitingQuestion]  # the oldest few of them
+    units: list[UnitStats]
+    series: list[list[int]]  # viewers over time: [unix seconds, viewers], oldest first
     at: str
 
 

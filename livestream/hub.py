@@ -85,12 +85,13 @@ class Batch:
 class Sink:
     """One local socket of a lecture (slotted: one per socket, thousands per process)."""
 
-    __slots__ = ("closed", "held", "hub", "lecture_id", "moderator", "user_id")
+    __slots__ = ("closed", "held", "hub", "lecture_id", "moderator", "unit_id", "user_id")
 
     def __init__(self, hub: Hub, lecture_id: int, user_id: int, moderator: bool) -> None:
         self.hub = hub
         self.lecture_id = lecture_id
         self.user_id = user_id
+        self.unit_id: int | None = None  # the viewer's unit: the dashboard's rows
         self.moderator = moderator
         self.held: list[Item] | None = []  # held until the first state is sent
         self.closed = False
@@ -231,10 +232,19 @@ class Hub:
 
     # -- sockets -----------------------------------------------------------------------
 
-    async def join(self, *, consumer: Any, lecture_id: int, user_id: int, moderator: bool) -> Sink:
+    async def join(
+        self,
+        *,
+        consumer: Any,
+        lecture_id: int,
+        user_id: int,
+        moderator: bool,
+        unit_id: int | None = None,
+    ) -> Sink:
         """Register a socket (held until its state is sent) and make sure this process
         is subscribed to the lecture before the caller reads the snapshot."""
         sink = self._make_sink(consumer, lecture_id, user_id, moderator)
+        sink.unit_id = unit_id
         self.rooms.setdefault(lecture_id, set()).add(sink)
         self._emptied.discard(lecture_id)
         if isinstance(self.store, RedisStore):
@@ -271,6 +281,10 @@ class Hub:
 
     def local_user_ids(self, lecture_id: int) -> set[int]:
         return {s.user_id for s in self.rooms.get(lecture_id, ())}
+
+    def local_user_units(self, lecture_id: int) -> dict[int, int | None]:
+        """This process's viewers of the lecture and their units (user id → unit id)."""
+        return {s.user_id: s.unit_id for s in self.rooms.get(lecture_id, ())}
 
     # -- delivery ----------------------------------------------------------------------
 
@@ -407,9 +421,9 @@ class Hub:
     async def _tick_loop(self) -> None:
         interval = float(settings.LIVE_VIEWERS_INTERVAL_SECONDS)
         while self.rooms or self._emptied:
-            viewers = {lid: self.local_user_ids(lid) for lid in self.rooms}
+            viewers = {lid: self.local_user_units(lid) for lid in self.rooms}
             for lid in self._emptied:
-                viewers.setdefault(lid, set())
+                viewers.setdefault(lid, {})
             self._emptied.clear()
             try:
                 await asyncio.to_thread(self._tick_sync, viewers, interval)
@@ -436,20 +450,21 @@ class Hub:
             if self.store.gate(key=f"votes:{lecture_id}", seconds=interval):
                 broadcast.votes_flush(lecture_id=lecture_id)
 
-    def _tick_sync(self, viewers: dict[int, set[int]], interval: float) -> None:
+    def _tick_sync(self, viewers: dict[int, dict[int, int | None]], interval: float) -> None:
         from livestream import broadcast
         from livestream.selectors import lecture_get_for_room
-        from livestream.stats import lecture_stats_send
+        from livestream.stats import lecture_series_add, lecture_stats_send, viewers_by_group
 
         close_old_connections()
         try:
-            for lecture_id, user_ids in viewers.items():
-                count = len(user_ids)
+            for lecture_id, user_units in viewers.items():
+                count = len(user_units)
                 self.store.presence_set(
                     lecture_id=lecture_id,
                     process_id=self.process_id,
                     count=count,
-                    user_ids=user_ids,
+                    user_ids=user_units.keys(),
+                    by_unit=viewers_by_group(user_units=user_units),
                 )
                 if not count or not self.store.gate(key=f"viewers:{lecture_id}", seconds=interval):
                     continue
@@ -457,12 +472,11 @@ class Hub:
                 # client saw this tick's events is always reported by the next tick
                 lecture = lecture_get_for_room(lecture_id=lecture_id)
                 status = lecture.status if lecture is not None else None
-                broadcast.viewers(
-                    lecture_id=lecture_id,
-                    count=self.store.presence_total(lecture_id=lecture_id),
-                )
+                total = self.store.presence_total(lecture_id=lecture_id)
+                broadcast.viewers(lecture_id=lecture_id, count=total)
                 if status is None:
                     continue
+                lecture_series_add(lecture_id=lecture_id, viewers=total)
                 old = self.store.status_swap(lecture_id=lecture_id, status=status)
                 if old is not None and old != status:
                     broadcast.lecture_status(lecture_id=lecture_id, status=status)

@@ -15,11 +15,12 @@ The published message is ``b"<audience> <seq>\\n<json>"`` with audience ``all``,
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, cast
 
 from django.conf import settings
@@ -51,6 +52,9 @@ return seq
 """
 
 KEY_TTL_SECONDS = 7 * 24 * 3600
+# Viewers over time: one point per LIVE_SERIES_INTERVAL_SECONDS, the last SERIES_POINTS kept
+# (at 30 s, eight hours).
+SERIES_POINTS = 1000
 
 
 def _body(payload_json: str) -> str:
@@ -84,8 +88,12 @@ class Store(Protocol):
         process_id: str,
         count: int,
         user_ids: Iterable[int] = (),
+        by_unit: Mapping[int, int] | None = None,
     ) -> None: ...
     def presence_total(self, *, lecture_id: int) -> int: ...
+    def presence_by_unit(self, *, lecture_id: int) -> dict[int, int]: ...
+    def series_add(self, *, lecture_id: int, at: float, value: int) -> None: ...
+    def series_get(self, *, lecture_id: int) -> list[tuple[int, int]]: ...
     def status_swap(self, *, lecture_id: int, status: str) -> str | None: ...
     def channel(self, *, lecture_id: int) -> str: ...
 
@@ -104,6 +112,8 @@ class MemoryStore:
         self._gates: dict[str, float] = {}
         self._votes: dict[int, set[int]] = {}
         self._presence: dict[int, dict[str, tuple[int, float]]] = {}
+        self._by_unit: dict[int, dict[str, dict[int, int]]] = {}
+        self._series: dict[int, deque[tuple[int, int]]] = {}
         self._status: dict[int, str] = {}
 
     def channel(self, *, lecture_id: int) -> str:
@@ -162,20 +172,43 @@ class MemoryStore:
         process_id: str,
         count: int,
         user_ids: Iterable[int] = (),
+        by_unit: Mapping[int, int] | None = None,
     ) -> None:
         # one process: its count is already of distinct users (``user_ids`` not needed)
         with self._lock:
             self._presence.setdefault(lecture_id, {})[process_id] = (count, time.time())
+            self._by_unit.setdefault(lecture_id, {})[process_id] = dict(by_unit or {})
 
     def presence_total(self, *, lecture_id: int) -> int:
         with self._lock:
             return sum(c for c, _t in self._presence.get(lecture_id, {}).values())
+
+    def presence_by_unit(self, *, lecture_id: int) -> dict[int, int]:
+        with self._lock:
+            return _units_sum(self._by_unit.get(lecture_id, {}).values())
+
+    def series_add(self, *, lecture_id: int, at: float, value: int) -> None:
+        with self._lock:
+            points = self._series.setdefault(lecture_id, deque(maxlen=SERIES_POINTS))
+            points.append((int(at), value))
+
+    def series_get(self, *, lecture_id: int) -> list[tuple[int, int]]:
+        with self._lock:
+            return list(self._series.get(lecture_id, ()))
 
     def status_swap(self, *, lecture_id: int, status: str) -> str | None:
         with self._lock:
             old = self._status.get(lecture_id)
             self._status[lecture_id] = status
             return old
+
+
+def _units_sum(parts: Iterable[Mapping[int, int]]) -> dict[int, int]:
+    total: dict[int, int] = {}
+    for part in parts:
+        for unit_id, count in part.items():
+            total[unit_id] = total.get(unit_id, 0) + count
+    return total
 
 
 def _since(current: int, ring: list[tuple[int, str]], last_seq: int) -> list[str] | None:
@@ -272,16 +305,23 @@ class RedisStore:
         process_id: str,
         count: int,
         user_ids: Iterable[int] = (),
+        by_unit: Mapping[int, int] | None = None,
     ) -> None:
         """Store this process's count; its users also go into a HyperLogLog per interval
-        (``presence_total`` counts a user present on several processes once)."""
+        (``presence_total`` counts a user present on several processes once), and its
+        viewers per unit (``by_unit``: the dashboard's rows) beside the count."""
         key = self._k("presence", lecture_id)
+        units_key = self._k("presence", lecture_id, "units")
         pipe = self.client.pipeline(transaction=False)
         if count:
             pipe.hset(key, process_id, f"{count}:{time.time():.0f}")
+            units = json.dumps({str(u): n for u, n in (by_unit or {}).items()})
+            pipe.hset(units_key, process_id, f"{time.time():.0f}:{units}")
         else:
             pipe.hdel(key, process_id)
+            pipe.hdel(units_key, process_id)
         pipe.expire(key, 3600)
+        pipe.expire(units_key, 3600)
         ids = list(user_ids)
         if ids:
             seconds = float(settings.LIVE_VIEWERS_INTERVAL_SECONDS)
@@ -303,9 +343,41 @@ class RedisStore:
                 total = min(total, distinct)
         return total
 
+    def presence_by_unit(self, *, lecture_id: int) -> dict[int, int]:
+        """Viewers per unit, summed over the live processes (a user with tabs on two
+        processes counts in each: the rows may add up to a little more than the total)."""
+        stale_before = self._stale_before()
+        parts = []
+        rows: Any = self.client.hgetall(self._k("presence", lecture_id, "units"))
+        for value in rows.values():
+            stamp, _sep, units = value.decode().partition(":")
+            if float(stamp or 0) >= stale_before:
+                parts.append({int(u): int(n) for u, n in json.loads(units or "{}").items()})
+        return _units_sum(parts)
+
+    def series_add(self, *, lecture_id: int, at: float, value: int) -> None:
+        key = self._k("series", lecture_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.rpush(key, f"{int(at)}:{value}")
+        pipe.ltrim(key, -SERIES_POINTS, -1)
+        pipe.expire(key, KEY_TTL_SECONDS)
+        pipe.execute()
+
+    def series_get(self, *, lecture_id: int) -> list[tuple[int, int]]:
+        rows: Any = self.client.lrange(self._k("series", lecture_id), 0, -1)
+        points = []
+        for row in rows:
+            at, _sep, value = row.decode().partition(":")
+            points.append((int(at), int(value)))
+        return points
+
+    @staticmethod
+    def _stale_before() -> float:
+        return time.time() - 4 * float(settings.LIVE_VIEWERS_INTERVAL_SECONDS) - 5
+
     def _presence_sum(self, lecture_id: int) -> int:
         key = self._k("presence", lecture_id)
-        stale_before = time.time() - 4 * float(settings.LIVE_VIEWERS_INTERVAL_SECONDS) - 5
+        stale_before = self._stale_before()
         total, stale = 0, []
         rows: Any = self.client.hgetall(key)
         for field, value in rows.items():

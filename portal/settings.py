@@ -356,6 +356,8 @@ LIVE_FLOOD_WINDOW_SECONDS = env.float("LIVE_FLOOD_WINDOW_SECONDS", default=10.0)
 LIVE_RING_SIZE = env.int("LIVE_RING_SIZE", default=500)
 LIVE_VOTES_INTERVAL_SECONDS = env.float("LIVE_VOTES_INTERVAL_SECONDS", default=1.0)
 LIVE_VIEWERS_INTERVAL_SECONDS = env.float("LIVE_VIEWERS_INTERVAL_SECONDS", default=5.0)
+# One point of the dashboard's viewers-over-time line per interval (all processes).
+LIVE_SERIES_INTERVAL_SECONDS = env.float("LIVE_SERIES_INTERVAL_SECONDS", default=30.0)
 LIVE_SOCKET_BUFFER_BYTES = env.int("LIVE_SOCKET_BUFFER_BYTES", default=256 * 1024)
 # "auto": write pre-framed bytes straight to daphne's sockets when running under daphne;
 # "on": require it (fail loudly if the library internals changed); "off": ASGI send only.

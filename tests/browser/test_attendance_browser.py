@@ -53,6 +53,7 @@ def server(redis_url: str, prefix: str, tmp_path: Any) -> Iterator[str]:
             "ATTENDANCE_FLUSH_SECONDS": "3600",  # the test flushes
             "ATTENDANCE_ATTENTION_MINUTE_SECONDS": str(ATTENTION_MINUTE_SECONDS),
             "LIVE_VIEWERS_INTERVAL_SECONDS": "1",  # dashboard figures every second
+            "LIVE_SERIES_INTERVAL_SECONDS": "1",  # and a point of its line
         },
     )
     with daphne(env, log=tmp_path / "daphne.log") as port:
@@ -213,6 +214,11 @@ def test_the_organiser_dashboard_updates_live(
         room, _frames = open_room(browser, server, cadre, short_live_lecture)
         try:
             expect(page.locator("#stat-viewers")).to_have_text("2", timeout=10_000)
+            # both in Hangzhou (the organiser's department and the cadre's township)
+            hangzhou = page.locator("#dash-units tr", has_text="杭州市")
+            expect(hangzhou.locator('[data-key="viewers"]')).to_have_text("2", timeout=10_000)
+            expect(page.locator("#dash-series-empty")).to_be_hidden(timeout=10_000)
+            expect(page.locator("#dash-waiting-empty")).to_be_visible()
         finally:
             room.context.close()
         screenshot(page, "attendance-dashboard")

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
 from livestream import broadcast
-from livestream.store import SEQ_CURRENT, SEQ_NEXT, SEQ_NONE, RedisStore, envelope_parse, store_get
+from livestream.store import (
+    SEQ_CURRENT,
+    SEQ_NEXT,
+    SEQ_NONE,
+    SERIES_POINTS,
+    RedisStore,
+    envelope_parse,
+    store_get,
+)
 from tests.livestream.conftest import open_socket
 
 pytestmark = [pytest.mark.redis]
@@ -145,3 +154,22 @@ async def test_consumers_on_redis_get_events_through_the_subscription(
     assert [json.loads(e)["type"] for e in ring] == ["question.published"]
     await cadre.close()
     await mod.close()
+
+
+def test_viewers_by_unit_and_the_series_are_shared(redis_store, settings):
+    redis_store.presence_set(lecture_id=1, process_id="a", count=3, by_unit={10: 2, 11: 1})
+    redis_store.presence_set(lecture_id=1, process_id="b", count=2, by_unit={10: 2})
+    assert redis_store.presence_by_unit(lecture_id=1) == {10: 4, 11: 1}
+    redis_store.presence_set(lecture_id=1, process_id="a", count=0)  # a's sockets left
+    assert redis_store.presence_by_unit(lecture_id=1) == {10: 2}
+    # a process that died without saying goodbye stops counting after a few intervals
+    stale = f"{time.time() - 5 * settings.LIVE_VIEWERS_INTERVAL_SECONDS - 10:.0f}"
+    redis_store.client.hset(redis_store._k("presence", 1, "units"), "dead", stale + ':{"12": 9}')
+    assert redis_store.presence_by_unit(lecture_id=1) == {10: 2}
+
+    for i in range(SERIES_POINTS + 5):
+        redis_store.series_add(lecture_id=1, at=1_000 + i, value=i)
+    points = redis_store.series_get(lecture_id=1)
+    assert len(points) == SERIES_POINTS  # the oldest are trimmed
+    assert points[0] == (1_005, 5) and points[-1] == (1_000 + SERIES_POINTS + 4, SERIES_POINTS + 4)
+    assert redis_store.series_get(lecture_id=2) == []
