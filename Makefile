@@ -2,6 +2,7 @@
 #
 #   make run     venv + requirements, migrate, demo data, serve http://$(HOST):$(PORT)
 #                with daphne and a Celery worker + beat; Ctrl-C stops everything
+#                (AUDIENCE=N: and N simulated viewers in the live lecture)
 #   make test    system packages (scripts/system-deps.sh), venv + dev requirements, lint,
 #                types, layers, migrations check, compose check, the whole pytest suite;
 #                nothing may be skipped
@@ -83,8 +84,10 @@ lock: | $(PY)
 	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"
 
 # --- run -----------------------------------------------------------------------------------
+# AUDIENCE=N: also N simulated viewers in the live lecture (heartbeats, votes).
+AUDIENCE ?= 0
 run: $(RUNTIME_STAMP)
-	PY=$(PY) scripts/run.sh
+	PY=$(PY) scripts/run.sh --audience $(AUDIENCE)
 
 # --- test ----------------------------------------------------------------------------------
 # Every step runs (make -k) so one report shows all failures; the exit status is non-zero

@@ -4,6 +4,8 @@
 #
 # Embedded default (SQLite, in-memory channel layer, filesystem broker) unless
 # DATABASE_URL / REDIS_URL are set in the environment. HOST / PORT choose the address.
+# `--audience N` (make run AUDIENCE=N) also starts N simulated viewers in the live lecture
+# (manage.py demo_audience) once daphne answers.
 #
 # Signals: Ctrl-C sends SIGINT to the whole foreground process group. Children started
 # with `&` by a non-interactive shell ignore SIGINT, so the trap below forwards SIGTERM to
@@ -24,6 +26,16 @@ log() { printf '[run] %s\n' "$*" >&2 || true; }
 # `make run | tee run.log` + Ctrl-C kills tee first: a write to the dead pipe must not kill
 # this supervisor before it has stopped its children.
 trap '' PIPE
+
+AUDIENCE="${AUDIENCE:-0}"
+while (( $# )); do
+    case "$1" in
+        --audience) AUDIENCE="${2:?--audience needs a number}"; shift 2 ;;
+        --audience=*) AUDIENCE="${1#*=}"; shift ;;
+        *) echo "usage: $0 [--audience N]" >&2; exit 2 ;;
+    esac
+done
+[[ "$AUDIENCE" =~ ^[0-9]+$ ]] || { echo "--audience must be a number, not '$AUDIENCE'" >&2; exit 2; }
 
 VAR_DIR="${ZHIXING_VAR_DIR:-var}"
 mkdir -p "$VAR_DIR"
@@ -53,6 +65,7 @@ fi
 QUEUES="$("$PY" scripts/celery_queues.py)"
 
 pids=()
+helpers=()  # stopped with the rest, but their end does not stop the portal
 stopping=0
 
 stop_all() {
@@ -61,6 +74,7 @@ stop_all() {
     stopping=1
     trap '' INT TERM
     log "stopping (daphne, celery)…"
+    pids+=("${helpers[@]}")
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     local waited=0
     while (( waited < STOP_GRACE * 10 )); do
@@ -95,6 +109,18 @@ log "daphne on http://$HOST:$PORT/"
     --application-close-timeout 5 \
     portal.asgi:application &
 pids+=("$!")
+
+if (( AUDIENCE > 0 )); then
+    # once daphne accepts connections (bounded), the simulated viewers join
+    for _ in $(seq 1 100); do
+        "$PY" -c "import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1)" \
+            "$HOST" "$PORT" 2>/dev/null && break
+        sleep 0.2
+    done
+    log "demo_audience $AUDIENCE (simulated viewers in the live lecture)"
+    "$PY" manage.py demo_audience "$AUDIENCE" --url "http://$HOST:$PORT" &
+    helpers+=("$!")
+fi
 
 # Return when either child exits (or a trapped signal arrives), then stop the other.
 set +e

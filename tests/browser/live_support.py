@@ -19,17 +19,26 @@ def session_cookie(user: User) -> str:
     return client.cookies["sessionid"].value
 
 
-def live_server_url(
-    redis_url: str, log_dir: Path, extra: dict[str, str] | None = None
-) -> Iterator[str]:
-    """Run the portal on a real daphne (production settings, Redis) for one test."""
-    env = production_env(
+def live_server_env(redis_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a test's portal processes (production settings, Redis)."""
+    return production_env(
         redis_url=redis_url,
         prefix=f"zxb:{uuid.uuid4().hex[:8]}:",
         extra={"DEBUG": "true", "LIVE_VIEWERS_INTERVAL_SECONDS": "1", **(extra or {})},
     )
+
+
+def live_server_url_for(env: dict[str, str], log_dir: Path) -> Iterator[str]:
+    """Run the portal on a real daphne with ``env`` for one test."""
     with daphne(env, log=log_dir / "daphne.log") as port:
         yield f"http://127.0.0.1:{port}"
+
+
+def live_server_url(
+    redis_url: str, log_dir: Path, extra: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run the portal on a real daphne (production settings, Redis) for one test."""
+    yield from live_server_url_for(live_server_env(redis_url, extra), log_dir)
 
 
 def signed_in_page(

@@ -43,8 +43,14 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_run_serves_healthz_and_stops_its_whole_group(tmp_path: Path, sig: signal.Signals) -> None:
+@pytest.mark.parametrize(
+    ("sig", "audience"),
+    [(signal.SIGINT, 0), (signal.SIGTERM, 3)],
+    ids=["SIGINT", "SIGTERM-with-audience"],
+)
+def test_run_serves_healthz_and_stops_its_whole_group(
+    tmp_path: Path, sig: signal.Signals, audience: int
+) -> None:
     port = _free_port()
     env = {
         key: value
@@ -60,7 +66,7 @@ def test_run_serves_healthz_and_stops_its_whole_group(tmp_path: Path, sig: signa
     }
     log = (tmp_path / "run.log").open("w")
     proc = subprocess.Popen(
-        ["bash", str(settings.BASE_DIR / "scripts" / "run.sh")],
+        ["bash", str(settings.BASE_DIR / "scripts" / "run.sh"), "--audience", str(audience)],
         cwd=settings.BASE_DIR,
         env=env,
         stdout=log,
@@ -79,6 +85,14 @@ def test_run_serves_healthz_and_stops_its_whole_group(tmp_path: Path, sig: signa
         assert status == 200, (tmp_path / "run.log").read_text()
         assert json.loads(body)["checks"]["broker"] == "ok"
         assert _get(f"http://127.0.0.1:{port}/accounts/login/")[0] == 200
+        if audience:  # make run AUDIENCE=3: three simulated viewers join the live lecture
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if (tmp_path / "run.log").read_text().count("WSCONNECT /ws/lectures/") >= audience:
+                    break
+                time.sleep(0.2)
+            text = (tmp_path / "run.log").read_text()
+            assert text.count("WSCONNECT /ws/lectures/") >= audience, text[-3000:]
 
         os.killpg(proc.pid, sig)
         proc.wait(timeout=30)
