@@ -9,8 +9,13 @@ Checks, run concurrently, each bounded by ``HEALTH_CHECK_TIMEOUT`` (2 s):
   ``filesystem://`` broker: its folders exist and are writable).
 
 200 with ``{"status": "ok", ...}`` only when every check passes, 503 otherwise with
-``"failed": [...]`` naming the failing checks. Never cached. Error details name the
-exception class only, so the public endpoint leaks no host names or credentials.
+``"failed": [...]`` naming the failing checks. Error details name the exception class
+only, so the public endpoint leaks no host names or credentials.
+
+Cheap under probes: one process runs the checks at most once per
+``HEALTHZ_CACHE_SECONDS`` (2 s) and concurrent probes share the run in flight; ``age_ms``
+(additive) says how old the answer is. Responses are never cached by HTTP caches.
+``/healthz/live/`` checks nothing: the process answers (a liveness probe).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
+
+from portal.process_state import process_state_reset
 
 HEALTH_CHECK_TIMEOUT = 2.0
 
@@ -119,8 +126,7 @@ async def _run(check: Check) -> tuple[str, float]:
     return result, round((time.monotonic() - started) * 1000, 1)
 
 
-@never_cache
-async def healthz(request: HttpRequest) -> JsonResponse:
+async def _check_all() -> dict[str, object]:
     checks = health_checks()
     outcomes = await asyncio.gather(*(_run(check) for check in checks.values()))
     results = {name: result for name, (result, _ms) in zip(checks, outcomes, strict=True)}
@@ -133,4 +139,53 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     }
     if failed:
         body["failed"] = failed
-    return JsonResponse(body, status=503 if failed else 200)
+    return body
+
+
+# (what is checked) → (when, body); and the run in flight per event loop
+_answers: dict[tuple[object, ...], tuple[float, dict[str, object]]] = {}
+_running: dict[tuple[int, tuple[object, ...]], asyncio.Task[dict[str, object]]] = {}
+
+
+@process_state_reset
+def _answers_forget() -> None:
+    _answers.clear()
+    _running.clear()
+
+
+def _key() -> tuple[object, ...]:
+    return (
+        settings.REDIS_URL,
+        settings.CELERY_BROKER_URL,
+        str(settings.DATABASES["default"].get("NAME")),
+        repr(settings.CHANNEL_LAYERS),
+        repr(getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})),
+    )
+
+
+@never_cache
+async def healthz(request: HttpRequest) -> JsonResponse:
+    key = _key()
+    now = time.monotonic()
+    cached = _answers.get(key)
+    if cached is None or now - cached[0] > float(settings.HEALTHZ_CACHE_SECONDS):
+        running_key = (id(asyncio.get_running_loop()), key)
+        task = _running.get(running_key)
+        if task is None or task.done():
+            task = asyncio.ensure_future(_check_all())
+            _running[running_key] = task
+        try:
+            body = await asyncio.shield(task)
+        finally:
+            if task.done() and _running.get(running_key) is task:
+                del _running[running_key]
+        cached = (time.monotonic(), body)
+        _answers[key] = cached
+    at, body = cached
+    answer = {**body, "age_ms": round((time.monotonic() - at) * 1000, 1)}
+    return JsonResponse(answer, status=503 if body["status"] != "ok" else 200)
+
+
+@never_cache
+async def healthz_live(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})

@@ -9,6 +9,7 @@ See ``.env.example`` for the full list.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -101,8 +102,19 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'zhixing.sqlite3'}")
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+# 0: under ASGI every request thread would keep its own persistent connection (Django's
+# docs), so 16 concurrent requests per process exhausted PostgreSQL's 100. Connections are
+# bounded by a pooler instead (make serve: PgBouncer in transaction mode, DATABASE_POOLER).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# "pgbouncer" (transaction pooling): a server connection serves one transaction at a time,
+# so no server-side cursors (their WITH HOLD cursors outlive the transaction); .iterator()
+# exports then fetch their rows client-side.
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(f"DATABASE_POOLER: empty or pgbouncer, not {DATABASE_POOLER!r}")
+if DATABASE_POOLER == "pgbouncer":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # IMMEDIATE: a write transaction takes SQLite's write lock when it begins, so concurrent
@@ -117,26 +129,34 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------------------
 # REDIS, CACHE, CHANNELS
-# One REDIS_URL; logical databases: 0 broker, 1 channel layer, 2 cache/attendance buffer.
+# One REDIS_URL; its database N (default 0) and the three after it: N broker, N+1 channel
+# layer, N+2 cache/sessions/attendance buffer/notification buckets, N+3 live rooms. Two
+# deployments on one Redis server take URLs four apart (…/0 and …/4).
 # ---------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 
 
-def _redis_db(url: str, db: int) -> str:
-    base = url.rstrip("/")
-    head, _sep, tail = base.rpartition("/")
-    if tail.isdigit() and head.count("/") >= 2:
-        base = head
-    return f"{base}/{db}"
+def _redis_db(url: str, offset: int) -> str:
+    """``url`` pointed at its own database number plus ``offset`` (query kept)."""
+    parts = urlsplit(url)
+    path = parts.path.strip("/")
+    if path and not path.isdigit():
+        raise ImproperlyConfigured(f"REDIS_URL's path must be a database number, not {path!r}")
+    return urlunsplit(parts._replace(path=f"/{int(path or 0) + offset}"))
 
 
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # fails soft when Redis is unreachable (portal/cache.py)
+            "BACKEND": "portal.cache.ResilientRedisCache",
             "LOCATION": _redis_db(REDIS_URL, 2),
+            # a Redis blip costs a second, not a hung request (sessions then use the DB)
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
         }
     }
+    # Sessions read from Redis, the database the source of truth (portal/sessions.py).
+    SESSION_ENGINE = "portal.sessions"
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -221,7 +241,12 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_PREVENT_ENUMERATION = True
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Per address: a county hall or a party-school class signs in from one NAT address, so the
+# per-IP limits are sized for a hall (600 sign-ins a minute); per account they stay strict.
+ACCOUNT_RATE_LIMITS = {
+    "login": env.str("ACCOUNT_LOGIN_RATE", default="600/m/ip"),
+    "login_failed": env.str("ACCOUNT_LOGIN_FAILED_RATE", default="120/m/ip,5/5m/key"),
+}
 # The Django admin login (portal/admin_login.py): failures per username / per client IP
 # within LOGIN_LOCKOUT_SECONDS; at the limit that username / IP is locked for as long.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
@@ -231,6 +256,9 @@ LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=300)
 # for allauth's and the admin login's per-IP limits come from there; 0 = REMOTE_ADDR.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+# How long a session's cached copy lives in Redis (portal/sessions.py): bounds how long a
+# sign-out made while Redis was unreachable could be undone by a stale cached copy.
+SESSION_CACHE_SECONDS = env.int("SESSION_CACHE_SECONDS", default=300)
 SESSION_SAVE_EVERY_REQUEST = False
 
 # ---------------------------------------------------------------------------
@@ -274,7 +302,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Container/load-balancer probes call /healthz/ over plain HTTP inside the host.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz/(live/)?$"]
+# /healthz/ runs its checks at most once per this many seconds per process (probe storms).
+HEALTHZ_CACHE_SECONDS = env.float("HEALTHZ_CACHE_SECONDS", default=2.0)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz/", health.healthz, name="healthz"),
+    path("healthz/live/", health.healthz_live, name="healthz_live"),
     path("", include("demo.urls")),
     path("", include("livestream.urls")),
     path("", include("notifications.urls")),

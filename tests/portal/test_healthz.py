@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -90,3 +94,37 @@ def test_healthz_reports_a_missing_broker_folder(client: Client, tmp_path: objec
 
     assert response.status_code == 503
     assert response.json()["failed"] == ["broker"]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_concurrent_probes_share_one_run_of_the_checks(redis_url: str, tmp_path: Path) -> None:
+    import httpx
+
+    from tests.livestream.servers import daphne, production_env
+
+    env = production_env(
+        redis_url=redis_url, prefix="zxhealth:", extra={"HEALTHZ_CACHE_SECONDS": "30"}
+    )
+
+    async def probes(base: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            first = await asyncio.gather(*(client.get("/healthz/") for _ in range(20)))
+            return [*first, await client.get("/healthz/")]
+
+    with daphne(env, log=tmp_path / "daphne.log") as port:
+        responses = asyncio.run(probes(f"http://127.0.0.1:{port}"))
+    assert {r.status_code for r in responses} == {200}, [r.text for r in responses]
+    bodies = [r.json() for r in responses]
+    assert len({json.dumps(b["ms"], sort_keys=True) for b in bodies}) == 1  # one run for all
+    assert bodies[-1]["age_ms"] > 0  # the later probe was answered from memory
+
+
+@pytest.mark.django_db
+def test_the_liveness_probe_checks_nothing(client: Client, django_assert_num_queries: Any) -> None:
+    down = f"redis://127.0.0.1:{_unused_port()}/0"
+    with override_settings(**_redis_settings(down)), django_assert_num_queries(0):
+        response = client.get(reverse("healthz_live"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
