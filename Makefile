@@ -3,6 +3,9 @@
 #   make run     venv + requirements, migrate, demo data, serve http://$(HOST):$(PORT)
 #                with daphne and a Celery worker + beat; Ctrl-C stops everything
 #                (AUDIENCE=N: and N simulated viewers in the live lecture)
+#   make serve   the production topology on one machine: nginx on PORT (8080) in front of
+#                WEB_PROCESSES daphne, PgBouncer, a Celery worker + beat (DEBUG=false;
+#                needs DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS)
 #   make test    system packages (scripts/system-deps.sh), venv + dev requirements, lint,
 #                types, layers, migrations check, compose check, the whole pytest suite;
 #                nothing may be skipped
@@ -39,11 +42,12 @@ export REQUIRE_SERVICES
 DOCKER_COMPOSE ?= $(shell command -v docker-compose 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: help run test test-steps lint format-check typecheck layers migrations-check compose-check \
+.PHONY: help run serve test test-steps lint format-check typecheck layers migrations-check compose-check \
 	pytest test-fast system-deps qa fmt messages bench install install-dev lock clean
 
 help:
 	@echo "make run               serve the demo at http://$(HOST):$(PORT) (daphne + celery worker/beat)"
+	@echo "make serve             production topology: nginx, daphne x N, pgbouncer, celery (DEBUG off)"
 	@echo "make test              system packages, lint, types, layers, checks, whole pytest suite"
 	@echo "make test-fast         pytest without slow and browser tests, stop at first failure"
 	@echo "make qa                ruff, ruff format --check, mypy, migrations check"
@@ -88,6 +92,12 @@ lock: | $(PY)
 AUDIENCE ?= 0
 run: $(RUNTIME_STAMP)
 	PY=$(PY) scripts/run.sh --audience $(AUDIENCE)
+
+# The production topology without Docker (scripts/serve.sh; docs/operations.md).
+# PORT given on the command line or in the environment wins; else 8080.
+SERVE_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),8080)
+serve: $(RUNTIME_STAMP)
+	PY=$(PY) PORT=$(SERVE_PORT) scripts/serve.sh
 
 # --- test ----------------------------------------------------------------------------------
 # Every step runs (make -k) so one report shows all failures; the exit status is non-zero

@@ -9,7 +9,8 @@ set -eu
 
 case "${1:-web}" in
 web)
-    exec daphne -b 0.0.0.0 -p 8000 --proxy-headers \
+    # a listen backlog for a connect storm (Twisted's default is 50)
+    exec daphne -e "tcp:port=8000:backlog=${WEB_BACKLOG:-2048}" --proxy-headers \
         --websocket-max-message-size "${WS_MAX_MESSAGE_SIZE:-65536}" \
         --websocket-max-frame-size "${WS_MAX_FRAME_SIZE:-65536}" \
         --ping-interval 20 --ping-timeout 30 --application-close-timeout 10 \

@@ -9,8 +9,9 @@
 set -euo pipefail
 
 # chromium + a CJK font: browser tests and their screenshots (without a CJK font, Chinese
-# pages render as boxes); gettext: compilemessages; docker-compose: the compose file check.
-PACKAGES=(chromium fonts-wqy-microhei gettext docker-compose make)
+# pages render as boxes); gettext: compilemessages; docker-compose: the compose file check;
+# nginx + pgbouncer: make serve's production topology (and its test).
+PACKAGES=(chromium fonts-wqy-microhei gettext docker-compose make nginx pgbouncer)
 
 mode="${1:-install}"
 case "$mode" in

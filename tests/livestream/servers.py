@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import connection
@@ -21,6 +22,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _database_zero(redis_url: str) -> str:
+    if not redis_url:
+        return ""
+    parts = urlsplit(redis_url)
+    return urlunsplit(parts._replace(path="/0"))
 
 
 def production_env(
@@ -37,7 +45,9 @@ def production_env(
             f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
             f"{db['PORT'] or 5432}/{db['NAME']}"
         ),
-        "REDIS_URL": redis_url,
+        # the derived databases (broker, layer, cache) from 0, as before REDIS_URL's number
+        # was honoured; the test's own database keeps the live state
+        "REDIS_URL": _database_zero(redis_url),
         "LIVE_REDIS_URL": redis_url,
         "LIVE_REDIS_PREFIX": prefix,
         "LIVE_DIRECT_WRITE": "on",

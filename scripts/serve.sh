@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# `make serve`: the production topology on one machine, without Docker (docs/operations.md):
+# nginx on $PORT (deploy/nginx.conf, the compose file's nginx config) in front of
+# $WEB_PROCESSES daphne processes, PgBouncer in transaction mode in front of PostgreSQL, a
+# Celery worker and beat. DEBUG is false. Needs DATABASE_URL (PostgreSQL), REDIS_URL,
+# SECRET_KEY, ALLOWED_HOSTS. Ctrl-C / SIGTERM to the process group stops all of it.
+#
+#   PORT (8080)  WEB_PROCESSES (one per core)  WEB_BASE_PORT (8101: daphne i on +i)
+#   PGBOUNCER_PORT (6432)  DATABASE_POOL_SIZE (20: PostgreSQL server connections, in all)
+#   SERVE_DIR (var/serve: generated configs, logs, pids)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PY="${PY:-.venv/bin/python}"
+BIN="$(dirname "$PY")"
+PORT="${PORT:-8080}"
+WEB_PROCESSES="${WEB_PROCESSES:-$(nproc)}"
+WEB_BASE_PORT="${WEB_BASE_PORT:-8101}"
+PGBOUNCER_PORT="${PGBOUNCER_PORT:-6432}"
+DATABASE_POOL_SIZE="${DATABASE_POOL_SIZE:-20}"
+SERVE_DIR="$(realpath -m "${SERVE_DIR:-var/serve}")"
+STOP_GRACE="${STOP_GRACE:-10}"
+export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-portal.settings}"
+export PYTHONUNBUFFERED=1 DEBUG=false
+trap '' PIPE
+
+log() { printf '[serve] %s\n' "$*" >&2 || true; }
+die() { log "$*"; exit 2; }
+
+for var in DATABASE_URL REDIS_URL SECRET_KEY ALLOWED_HOSTS; do
+    [[ -n "${!var:-}" ]] || die "$var must be set (see docs/operations.md, make serve)"
+done
+[[ "$DATABASE_URL" =~ ^postgres ]] || die "DATABASE_URL must be PostgreSQL (postgres://…)"
+[[ "$WEB_PROCESSES" =~ ^[1-9][0-9]*$ ]] || die "WEB_PROCESSES must be a positive number"
+for tool in nginx pgbouncer; do
+    command -v "$tool" >/dev/null || [[ -x "/usr/sbin/$tool" ]] \
+        || die "$tool is missing: scripts/system-deps.sh installs it (as root)"
+done
+PATH="$PATH:/usr/sbin"
+
+export STATIC_ROOT="${STATIC_ROOT:-$PWD/var/staticfiles}"
+export MEDIA_ROOT="${MEDIA_ROOT:-$PWD/var/media}"
+mkdir -p "$SERVE_DIR" "$STATIC_ROOT" "$MEDIA_ROOT"
+
+log "migrate (direct to PostgreSQL)"
+"$PY" manage.py migrate --noinput -v0
+log "collectstatic"
+"$PY" manage.py collectstatic --noinput -v0
+
+web_ports=()
+for ((i = 0; i < WEB_PROCESSES; i++)); do web_ports+=("$((WEB_BASE_PORT + i))"); done
+POOLED_URL="$("$PY" scripts/serve_config.py "$SERVE_DIR" --port "$PORT" \
+    --web-ports "$(IFS=,; echo "${web_ports[*]}")" --static-root "$STATIC_ROOT" \
+    --media-root "$MEDIA_ROOT" --pgbouncer-port "$PGBOUNCER_PORT" \
+    --pool-size "$DATABASE_POOL_SIZE")"
+
+pids=()
+stopping=0
+stop_all() {
+    local code="${1:-0}"
+    if (( stopping )); then return; fi
+    stopping=1
+    trap '' INT TERM
+    log "stopping (nginx, daphne ×$WEB_PROCESSES, celery, pgbouncer)…"
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    local waited=0
+    while (( waited < STOP_GRACE * 10 )); do
+        local alive=0
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        (( alive )) || break
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    for pid in "${pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            log "pid $pid did not stop in ${STOP_GRACE}s: killing it"
+            pkill -KILL -P "$pid" 2>/dev/null || true
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    wait 2>/dev/null || true
+    log "stopped"
+    exit "$code"
+}
+trap 'stop_all 130' INT
+trap 'stop_all 143' TERM
+
+# PgBouncer refuses to run as root: as root it reads its config, then drops to
+# PGBOUNCER_USER (postgres); it logs to stderr, kept here by this (root) shell.
+pgb=(pgbouncer)
+if (( $(id -u) == 0 )); then
+    pgb+=(-u "${PGBOUNCER_USER:-postgres}")
+fi
+log "pgbouncer on 127.0.0.1:$PGBOUNCER_PORT (transaction pooling, $DATABASE_POOL_SIZE server connections)"
+"${pgb[@]}" "$SERVE_DIR/pgbouncer.ini" >"$SERVE_DIR/pgbouncer.out" 2>&1 &
+pids+=("$!")
+
+# The web processes and the workers reach PostgreSQL through PgBouncer only.
+export DATABASE_URL="$POOLED_URL" DATABASE_POOLER=pgbouncer
+export ALLAUTH_TRUSTED_PROXY_COUNT="${ALLAUTH_TRUSTED_PROXY_COUNT:-1}"
+for _ in $(seq 1 50); do  # PgBouncer accepts within a second
+    "$PY" -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" \
+        "$PGBOUNCER_PORT" 2>/dev/null && break
+    sleep 0.1
+done
+
+QUEUES="$("$PY" scripts/celery_queues.py)"
+log "celery worker + beat (queues: $QUEUES)"
+"$BIN/celery" -A portal worker -B --pool threads --concurrency "${CELERY_CONCURRENCY:-4}" \
+    -Q "$QUEUES" --loglevel "${CELERY_LOGLEVEL:-WARNING}" --without-gossip --without-mingle \
+    --schedule "$SERVE_DIR/celerybeat-schedule" &
+pids+=("$!")
+
+for port in "${web_ports[@]}"; do
+    log "daphne on 127.0.0.1:$port"
+    # a listen backlog for a connect storm (Twisted's default is 50)
+    "$BIN/daphne" -e "tcp:port=$port:interface=127.0.0.1:backlog=${WEB_BACKLOG:-2048}" \
+        --proxy-headers \
+        --websocket-max-message-size 65536 --websocket-max-frame-size 65536 \
+        --ping-interval 20 --ping-timeout 30 --application-close-timeout 10 \
+        portal.asgi:application &
+    pids+=("$!")
+done
+
+log "nginx on http://0.0.0.0:$PORT/ (config: $SERVE_DIR/nginx.conf)"
+nginx -c "$SERVE_DIR/nginx.conf" -g "daemon off;" &
+pids+=("$!")
+
+set +e
+wait -n "${pids[@]}"
+code=$?
+set -e
+log "a child process exited with status $code"
+stop_all "$(( code == 0 ? 1 : code ))"
