@@ -132,6 +132,26 @@ async def page_load(
     }
 
 
+async def page_weight(base: str, cookie: str, path: str) -> dict[str, Any]:
+    """Bytes on the wire (gzip accepted) of the page, its scripts and stylesheets, plus
+    hls.js as a browser without native HLS fetches it; not the video."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, timeout=30, cookies={"sessionid": cookie}) as http:
+        page = await http.get(path, headers={"Accept-Encoding": "gzip"})
+        assets = re.findall(r'<script src="([^"]+)"', page.text) + re.findall(
+            r'<link rel="stylesheet" href="([^"]+)"', page.text
+        )
+        config = re.search(r'"hlsScript": "([^"]+)"', page.text)
+        if config:
+            assets.append(config[1])
+        sizes = {"page": page.num_bytes_downloaded}
+        for url in assets:
+            r = await http.get(url, headers={"Accept-Encoding": "gzip"})
+            sizes[url.rsplit("/", 1)[-1]] = r.num_bytes_downloaded
+    return {"kib": round(sum(sizes.values()) / 1024, 1), "bytes": sizes}
+
+
 async def sign_ins(base: str, usernames: list[str], password: str) -> dict[str, Any]:
     import httpx
 
@@ -299,6 +319,7 @@ def main() -> int:
         watcher = threading.Thread(target=_server_connections, args=(db_url, stop, seen))
         watcher.start()
         try:
+            result["weight"] = asyncio.run(page_weight(base, cookies[0], room))
             result["page"] = asyncio.run(
                 page_load(base, cookies, room, options.requests, options.clients)
             )
@@ -341,7 +362,8 @@ def main() -> int:
         print(json.dumps(result, ensure_ascii=False, indent=1))
     p, s, w = result["page"], result["sign_in"], result["ws_portal"]
     print(
-        f"surge ({options.web} web): room page {p['req_per_s']} req/s, {p['errors_5xx']} 5xx, "
+        f"surge ({options.web} web): room page {result['weight']['kib']} KiB first load, "
+        f"{p['req_per_s']} req/s, {p['errors_5xx']} 5xx, "
         f"p99 {p['p99_ms']} ms; PG conns max {result['pg_connections_max']} (pool "
         f"{options.pool}); sign-ins {s['signed_in']}/{options.sign_ins} from one address "
         f"({s['refused_429']} refused, {s['per_minute']}/min); ws connects {w['per_s']}/s "

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils.translation import gettext as _
 
 from livestream.exceptions import LiveError, LiveErrorCode
@@ -92,7 +93,8 @@ def _context(request: HttpRequest, access: RoomAccess, **extra: Any) -> dict[str
             "lecture": payload,
             "streamUrl": lecture.stream_url,
             "replayUrl": lecture.replay_url,
-            "hlsScript": "",
+            # loaded by livestream.js only where the browser has no native HLS
+            "hlsScript": static("vendor/hls.js/hls.light.min.js"),
             "maxChars": QUESTION_MAX_CHARS,
             "heartbeatSeconds": int(settings.ATTENDANCE_HEARTBEAT_SECONDS),
             "messages": _messages(),

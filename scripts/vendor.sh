@@ -18,12 +18,14 @@ done
 
 V=static/vendor
 mkdir -p "$V/hls.js" "$V/chart.js" "$V/axe-core"
-cp "$tmp/hls.js-$HLS/package/dist/hls.min.js" "$tmp/hls.js-$HLS/package/LICENSE" "$V/hls.js/"
+# the light build (no subtitles, alternate audio, DRM, CMCD: the portal uses none): 120 KB
+# gzipped instead of 189 KB, loaded only where the browser has no native HLS
+cp "$tmp/hls.js-$HLS/package/dist/hls.light.min.js" "$tmp/hls.js-$HLS/package/LICENSE" "$V/hls.js/"
 cp "$tmp/chart.js-$CHART/package/dist/chart.umd.min.js" "$tmp/chart.js-$CHART/package/LICENSE.md" \
     "$V/chart.js/"
 cp "$tmp/axe-core-$AXE/package/axe.min.js" "$tmp/axe-core-$AXE/package/LICENSE" \
     "$tmp/axe-core-$AXE/package/LICENSE-3RD-PARTY.txt" "$V/axe-core/"
 # The .map files are not shipped: drop the references, or ManifestStaticFilesStorage's
 # collectstatic fails looking for them.
-sed -i '/^\/\/# sourceMappingURL=/d' "$V/hls.js/hls.min.js" "$V/chart.js/chart.umd.min.js"
+sed -i '/^\/\/# sourceMappingURL=/d' "$V/hls.js/hls.light.min.js" "$V/chart.js/chart.umd.min.js"
 sha256sum "$V"/*/*.js

@@ -233,9 +233,23 @@
       hls = new window.Hls({ lowLatencyMode: true });
       hls.loadSource(url);
       hls.attachMedia(video);
+    } else if (!window.Hls && window.MediaSource && cfg.hlsScript) {
+      loadedUrl = null;                                 // hls.js on demand, then again
+      loadHls(function () { play(url); });
     } else {
       overlay(M.play_error);
     }
+  }
+
+  var hlsLoading = null;
+  function loadHls(then) {
+    if (hlsLoading) { hlsLoading.push(then); return; }
+    hlsLoading = [then];
+    var script = document.createElement("script");
+    script.src = cfg.hlsScript;
+    script.onload = function () { var cbs = hlsLoading; hlsLoading = null; cbs.forEach(function (f) { f(); }); };
+    script.onerror = function () { hlsLoading = null; cfg.hlsScript = ""; overlay(M.play_error); };
+    document.head.appendChild(script);
   }
 
   function overlay(text) {

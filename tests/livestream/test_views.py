@@ -27,11 +27,12 @@ def test_room_page_for_a_viewer(client, viewer, lecture):
     assert response.status_code == 200
     html = response.content.decode()
     assert "匿名提问" in html
-    assert "hls.min.js" in html
+    assert "hls" not in html.split('id="live-config"')[0]  # no player script up front
     assert "moderator.js" not in html
     config = response.context["live_config"]
     assert config["role"] == "viewer"
     assert config["wsPath"] == f"/ws/lectures/{lecture.pk}/"
+    assert config["hlsScript"].endswith("hls.light.min.js")  # loaded on demand
     assert config["messages"]["rate_limited"] == "操作太频繁，请稍候再试。"
     assert 'id="live-config"' in html
 

@@ -64,6 +64,7 @@ def test_surge_bench_runs_small(redis_url: str) -> None:
         assert result["sign_in"]["signed_in"] == 12, result  # one address, none refused
         assert result["ws_portal"]["failed"] == 0 and result["ws_bare"]["failed"] == 0, result
         assert result["ws_ratio"] > 0
+        assert 0 < result["weight"]["kib"] <= 300, result["weight"]  # the room's first load
         assert "surge (2 web)" in done.stdout.strip().splitlines()[-1]
     finally:
         sys.path.insert(0, str(settings.BASE_DIR / "bench"))
