@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -16,6 +18,7 @@ from livestream.exceptions import LiveError, LiveErrorCode
 from livestream.models import Question, Vote
 from livestream.store import store_get
 from portal.models import User
+from portal.process_state import process_state_reset
 
 STATE_QUESTIONS_LIMIT = 100
 STATE_QUEUE_LIMIT = 200
@@ -142,20 +145,59 @@ def lecture_payload(*, lecture: Lecture) -> LecturePayload:
     }
 
 
+# The published questions as every viewer (or every moderator) sees them, built once per
+# lecture and seq and shared by the sockets that connect meanwhile: (seq, built at, list).
+# Every change to a published question is broadcast with the next seq, so an entry built
+# after ``seq`` was read reflects at least the state at that seq (the argument room_state
+# makes for one socket); changes that no event announces show within SHARED_STATE_SECONDS.
+SHARED_STATE_SECONDS = 2.0
+_shared: dict[tuple[int, bool], tuple[int, float, list[QuestionPayload]]] = {}
+_shared_lock = threading.Lock()
+
+
+@process_state_reset
+def _shared_forget() -> None:
+    with _shared_lock:
+        _shared.clear()
+
+
+def _published_payloads(
+    *, lecture: Lecture, seq: int, for_moderator: bool
+) -> list[QuestionPayload]:
+    key = (int(lecture.pk), for_moderator)
+    now = time.monotonic()
+    with _shared_lock:
+        hit = _shared.get(key)
+    if hit is not None and hit[0] == seq and now - hit[1] < SHARED_STATE_SECONDS:
+        return hit[2]
+    payloads = [
+        question_payload(q, for_moderator=for_moderator)
+        for q in question_list_visible(lecture=lecture)
+    ]
+    with _shared_lock:
+        _shared[key] = (seq, now, payloads)
+    return payloads
+
+
 def room_state(*, access: RoomAccess) -> StatePayload:
     """The snapshot a client starts from. ``seq`` is read first, so every event after it
-    is either already reflected here or still to come (events are idempotent)."""
+    is either already reflected here or still to come (events are idempotent).
+
+    The published questions are shared per lecture and seq (``_published_payloads``); what
+    is the user's own (their votes, their pending questions) is read per socket."""
     store = store_get()
     lecture = access.lecture
     seq = store.seq_current(lecture_id=lecture.pk)
-    visible = question_list_visible(lecture=lecture)
-    voted = question_ids_voted(user=access.user, question_ids=[q.pk for q in visible])
     mod = access.is_moderator
+    shared = _published_payloads(lecture=lecture, seq=seq, for_moderator=mod)
+    voted = question_ids_voted(user=access.user, question_ids=[q["id"] for q in shared])
     state: StatePayload = {
         "type": "state",
         "seq": seq,
         "lecture": lecture_payload(lecture=lecture),
-        "questions": [question_payload(q, voted=q.pk in voted, for_moderator=mod) for q in visible],
+        "questions": [
+            cast(QuestionPayload, {**q, "voted": True}) if q["id"] in voted else q for q in shared
+        ],
         "mine": [
             question_payload(q)
             for q in question_list_mine_pending(user=access.user, lecture=lecture)

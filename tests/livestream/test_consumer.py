@@ -619,3 +619,58 @@ async def test_no_questions_once_the_lecture_has_ended(viewer, lecture):
     assert "已结束" in error["message"]
     assert not await orm(lambda: Question.objects.filter(client_id="late").exists())
     await cadre.close()
+
+
+# -- the shared snapshot (one build of the published questions per lecture and seq) ------
+
+
+async def test_shared_snapshot_keeps_each_viewers_own_parts(viewer, viewer2, moderator, lecture):
+    mod = await open_socket(moderator, lecture.pk)
+    asker = await open_socket(viewer, lecture.pk)
+    published = await approved_question(asker, mod, "q-pub", anonymous=True)
+    await asker.send({"type": "question.vote", "question_id": published["id"], "up": True})
+    await asker.find("question.votes")
+    # the asker's own pending question (asked again later: the rate limit is per interval)
+    await orm(
+        lambda: Question.objects.create(
+            lecture=lecture, author=viewer, text="我自己的待审问题", client_id="q-mine"
+        )
+    )
+
+    # two fresh sockets at the same seq: the published list is shared, the rest is not
+    mine = await open_socket(viewer, lecture.pk)
+    other = await open_socket(viewer2, lecture.pk)
+    assert mine.state["seq"] == other.state["seq"]
+    assert [q["id"] for q in mine.state["questions"]] == [published["id"]]
+    assert [q["id"] for q in other.state["questions"]] == [published["id"]]
+    assert mine.state["questions"][0]["voted"] is True
+    assert other.state["questions"][0]["voted"] is False  # the asker's vote is theirs
+    assert [q["text"] for q in mine.state["mine"]] == ["我自己的待审问题"]
+    assert other.state["mine"] == []  # another viewer's pending question never leaks
+    assert other.state["questions"][0]["author"] == "匿名"
+    # a moderator connecting at that seq gets the moderators' form, not the viewers'
+    mod2 = await open_socket(moderator, lecture.pk)
+    assert mod2.state["questions"][0]["anonymous"] is True
+    assert mod2.state["questions"][0]["author"] != "匿名"
+    assert "anonymous" not in other.state["questions"][0]
+    for client in (mod, asker, mine, other, mod2):
+        await client.close()
+
+
+async def test_shared_snapshot_follows_every_event(viewer, viewer2, moderator, lecture):
+    mod = await open_socket(moderator, lecture.pk)
+    asker = await open_socket(viewer, lecture.pk)
+    first = await open_socket(viewer2, lecture.pk)
+    assert first.state["questions"] == []
+    published = await approved_question(asker, mod, "q-1")
+    after_publish = await open_socket(viewer2, lecture.pk)
+    assert [q["id"] for q in after_publish.state["questions"]] == [published["id"]]
+    await mod.send(
+        {"type": "question.moderate", "question_id": published["id"], "action": "highlight"}
+    )
+    await mod.find("question.updated")
+    after_update = await open_socket(viewer2, lecture.pk)
+    assert after_update.state["seq"] > after_publish.state["seq"]
+    assert after_update.state["questions"][0]["highlighted"] is True
+    for client in (mod, asker, first, after_publish, after_update):
+        await client.close()
