@@ -303,6 +303,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Container/load-balancer probes call /healthz/ over plain HTTP inside the host.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/(live/)?$"]
+# A busy or unreachable database answers 503 with this Retry-After (portal/overload.py).
+BUSY_RETRY_AFTER_SECONDS = env.int("BUSY_RETRY_AFTER_SECONDS", default=5)
 # /healthz/ runs its checks at most once per this many seconds per process (probe storms).
 HEALTHZ_CACHE_SECONDS = env.float("HEALTHZ_CACHE_SECONDS", default=2.0)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

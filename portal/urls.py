@@ -21,5 +21,8 @@ urlpatterns = [
     path("", include("portal.urls_portal")),
     path("", course_views.home, name="home"),
 ]
+# A busy or unreachable database is a 503 with Retry-After, anything else the 500 page.
+handler500 = "portal.overload.server_error"
+
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

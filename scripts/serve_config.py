@@ -84,6 +84,9 @@ pool_mode = transaction
 default_pool_size = {pool_size}
 max_db_connections = {pool_size}
 max_client_conn = 20000
+; a request that waits this long for a server connection gets an error, which the portal
+; answers as 503 + Retry-After (portal/overload.py) instead of letting it hang
+query_wait_timeout = 15
 reserve_pool_size = 0
 server_reset_query =
 ignore_startup_parameters = extra_float_digits,options
