@@ -22,8 +22,13 @@ pool of ``--pool``, Celery) with DEBUG=false and ``BENCH_SURGE_REDIS_URL`` (defa
    ``websockets`` server in its own process (one state-sized frame per connect) with the
    same client in the same run; the ratio.
 
-Not measured yet: the reconnect storm after SIGKILL of one web process (issue 12 §6, last
-item). Ends with one summary line; exit 1 when a step failed to run (not on a missed target).
+5. **reconnect storm**: ``--storm`` signed-in sockets spread over the web processes by
+   nginx, 45 questions published (5/s) through the app's broadcast path; after the 15th,
+   SIGKILL of the first web process (``make serve`` starts it again): how many sockets
+   dropped, how long until each is back (its reconnect ``state``), and how many of the
+   published questions some socket lacks at the end (from its ``state`` or the events).
+
+Ends with two summary lines; exit 1 when a step failed to run (not on a missed target).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -216,6 +222,115 @@ async def connects(url: str, cookies: list[str] | None, origin: str, n: int) -> 
     return {"sockets": n, "failed": failed, "per_s": round((n - failed) / seconds, 1)}
 
 
+async def storm(
+    *, url: str, origin: str, cookies: list[str], lecture_id: int, web_port: int, events: int
+) -> dict[str, Any]:
+    """Sockets spread over the web processes while questions are published; one process is
+    SIGKILLed; how long until every socket is connected again and knows every question
+    (from its reconnect ``state`` or the events after it), and how many it lacks."""
+    from asgiref.sync import sync_to_async
+    from websockets.asyncio.client import connect
+
+    from livestream.broadcast import question_published
+    from livestream.events import question_payload
+    from livestream.models import Question
+    from portal.models import User
+
+    n = len(cookies)
+    known: list[set[int]] = [set() for _ in range(n)]
+    connected = [False] * n
+    reconnected_at: list[float | None] = [None] * n
+    dropped = [False] * n
+    stop = asyncio.Event()
+    killed_at = 0.0
+
+    async def client(k: int) -> None:
+        backoff = 0.5
+        rng = random.Random(k)
+        headers = {"Origin": origin, "Cookie": f"sessionid={cookies[k]}"}
+        while not stop.is_set():
+            try:
+                async with connect(url, additional_headers=headers, open_timeout=30) as ws:
+                    async for raw in ws:
+                        frame = json.loads(raw)
+                        if frame["type"] == "state":
+                            known[k].update(q["id"] for q in frame["questions"])
+                            connected[k] = True
+                            backoff = 0.5
+                            if dropped[k] and reconnected_at[k] is None:
+                                reconnected_at[k] = time.monotonic()
+                        elif frame["type"] == "question.published":
+                            known[k].add(frame["question"]["id"])
+                        if stop.is_set():
+                            return
+            except Exception:  # noqa: S110 - a lost socket reconnects below
+                pass
+            if stop.is_set():
+                return
+            if connected[k] and killed_at:
+                dropped[k] = True
+            connected[k] = False
+            await asyncio.sleep(rng.uniform(0, backoff))  # the page's backoff, with jitter
+            backoff = min(backoff * 2, 5.0)
+
+    author = await sync_to_async(User.objects.filter(username__startswith="gb").first)()
+    if author is None:
+        return {"sockets": n, "error": "no generated cadre to ask"}
+
+    @sync_to_async
+    def publish(i: int) -> int:
+        q = Question.objects.create(
+            lecture_id=lecture_id,
+            author=author,
+            text=f"压测问题 {i}",
+            client_id=f"storm-{uuid.uuid4().hex[:12]}",
+            status=Question.Status.APPROVED,
+        )
+        q = Question.objects.select_related("author", "author__unit").get(pk=q.pk)
+        question_published(lecture_id=lecture_id, question=question_payload(q))
+        return int(q.pk)
+
+    tasks = [asyncio.create_task(client(k)) for k in range(n)]
+    deadline = time.monotonic() + 120
+    while not all(connected) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    if not all(connected):
+        stop.set()
+        return {"sockets": n, "error": f"only {sum(connected)} connected"}
+    published: list[int] = []
+    victim = subprocess.run(  # the daphne process serving web_port
+        ["pgrep", "-f", f"tcp:port={web_port}:"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    for i in range(events):
+        published.append(await publish(i))
+        if i == events // 3 and victim:
+            killed_at = time.monotonic()
+            os.kill(int(victim[0]), signal.SIGKILL)
+        await asyncio.sleep(0.2)
+    deadline = time.monotonic() + 60
+    want = set(published)
+    while time.monotonic() < deadline:
+        if all(connected) and all(want <= kn for kn in known):
+            break
+        await asyncio.sleep(0.1)
+    settled = time.monotonic()
+    stop.set()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    times = [t - killed_at for t in reconnected_at if t is not None]
+    return {
+        "sockets": n,
+        "dropped": sum(dropped),
+        "reconnected": len(times),
+        "all_back_s": round(max(times), 1) if times else None,
+        "settled_s": round(settled - killed_at, 1) if killed_at else None,
+        "events": len(published),
+        "missing": sum(len(want - kn) for kn in known),
+        "killed": bool(victim),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=200)
@@ -224,12 +339,13 @@ def main() -> int:
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--web", type=int, default=2)
     parser.add_argument("--pool", type=int, default=20)
+    parser.add_argument("--storm", type=int, default=600, help="sockets for the storm; 0: skip")
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args()
 
     db_url = os.environ.get("BENCH_SURGE_DATABASE_URL", DEFAULT_DB)
     redis_url = os.environ.get("BENCH_SURGE_REDIS_URL", DEFAULT_REDIS)
-    people = max(options.clients, options.sign_ins, min(options.sockets, 2000))
+    people = max(options.clients, options.sign_ins, min(options.sockets, 2000), options.storm)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_ALLOW", "ZHIXING_"))},
         "DJANGO_SETTINGS_MODULE": "portal.settings",
@@ -272,12 +388,13 @@ def main() -> int:
     connection.close()  # only the portal's own connections count from here
 
     port, folder = free_port(), Path(f"/tmp/zx-surge-{uuid.uuid4().hex[:8]}")
+    web_base = free_port()
     serve_env = {
         **env,
         "PY": sys.executable,
         "PORT": str(port),
         "WEB_PROCESSES": str(options.web),
-        "WEB_BASE_PORT": str(free_port()),
+        "WEB_BASE_PORT": str(web_base),
         "PGBOUNCER_PORT": str(free_port()),
         "DATABASE_POOL_SIZE": str(options.pool),
         "SERVE_DIR": str(folder / "serve"),
@@ -343,6 +460,17 @@ def main() -> int:
         result["ws_bare"] = asyncio.run(
             connects(f"ws://127.0.0.1:{bare_port}/", None, base, options.sockets)
         )
+        if options.storm:
+            result["storm"] = asyncio.run(
+                storm(
+                    url=ws_url,
+                    origin=base,
+                    cookies=cookies[: options.storm],
+                    lecture_id=lecture.pk,
+                    web_port=web_base,
+                    events=45,
+                )
+            )
         result["ws_ratio"] = round(
             result["ws_portal"]["per_s"] / max(result["ws_bare"]["per_s"], 0.1), 3
         )
@@ -369,6 +497,13 @@ def main() -> int:
         f"({s['refused_429']} refused, {s['per_minute']}/min); ws connects {w['per_s']}/s "
         f"({w['failed']} failed) = {result['ws_ratio']:.1%} of bare {result['ws_bare']['per_s']}/s"
     )
+    if "storm" in result:
+        st = result["storm"]
+        print(
+            f"storm: {st.get('dropped')} of {st['sockets']} sockets dropped by SIGKILL of one web "
+            f"process, all back in {st.get('all_back_s')} s, {st.get('missing')} of "
+            f"{st.get('events')} events missing"
+        )
     return 0
 
 

@@ -3,7 +3,8 @@
 # nginx on $PORT (deploy/nginx.conf, the compose file's nginx config) in front of
 # $WEB_PROCESSES daphne processes, PgBouncer in transaction mode in front of PostgreSQL, a
 # Celery worker and beat. DEBUG is false. Needs DATABASE_URL (PostgreSQL), REDIS_URL,
-# SECRET_KEY, ALLOWED_HOSTS. Ctrl-C / SIGTERM to the process group stops all of it.
+# SECRET_KEY, ALLOWED_HOSTS. Ctrl-C / SIGTERM to the process group stops all of it; a web
+# process that dies is started again, any other dying stops the rest.
 #
 #   PORT (8080)  WEB_PROCESSES (one per core)  WEB_BASE_PORT (8101: daphne i on +i)
 #   PGBOUNCER_PORT (6432)  DATABASE_POOL_SIZE (20: PostgreSQL server connections, in all)
@@ -111,14 +112,27 @@ log "celery worker + beat (queues: $QUEUES)"
     --schedule "$SERVE_DIR/celerybeat-schedule" &
 pids+=("$!")
 
+# A web process that dies (a crash, an OOM kill) is started again after a second, as a
+# process manager would: its sockets reconnect to the others meanwhile (nginx skips it).
+web() {
+    local port="$1" child=""
+    trap '[[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM
+    while :; do
+        # a listen backlog for a connect storm (Twisted's default is 50)
+        "$BIN/daphne" -e "tcp:port=$port:interface=127.0.0.1:backlog=${WEB_BACKLOG:-2048}" \
+            --proxy-headers \
+            --websocket-max-message-size 65536 --websocket-max-frame-size 65536 \
+            --ping-interval 20 --ping-timeout 30 --application-close-timeout 10 \
+            portal.asgi:application &
+        child="$!"
+        wait "$child" && code=0 || code=$?
+        log "daphne on 127.0.0.1:$port exited ($code): starting it again"
+        sleep 1
+    done
+}
 for port in "${web_ports[@]}"; do
     log "daphne on 127.0.0.1:$port"
-    # a listen backlog for a connect storm (Twisted's default is 50)
-    "$BIN/daphne" -e "tcp:port=$port:interface=127.0.0.1:backlog=${WEB_BACKLOG:-2048}" \
-        --proxy-headers \
-        --websocket-max-message-size 65536 --websocket-max-frame-size 65536 \
-        --ping-interval 20 --ping-timeout 30 --application-close-timeout 10 \
-        portal.asgi:application &
+    web "$port" &
     pids+=("$!")
 done
 

@@ -202,6 +202,23 @@ def test_make_serve_runs_the_topology_and_stops_cleanly(
         assert not [c for c in codes if c >= 500], codes
         assert 0 < peak <= POOL, peak  # PgBouncer holds the server side to the pool
 
+        # a web process that dies is started again; the portal keeps answering meanwhile
+        victim = subprocess.run(
+            ["pgrep", "-f", f"tcp:port={web}:"], capture_output=True, text=True, check=False
+        ).stdout.split()
+        assert victim, "no daphne on the first web port"
+        os.kill(int(victim[0]), signal.SIGKILL)
+        assert httpx.get(f"{base}/healthz/live/", timeout=10).status_code == 200
+        deadline = time.monotonic() + 30
+        restarted: list[str] = []
+        while time.monotonic() < deadline and not restarted:
+            restarted = subprocess.run(
+                ["pgrep", "-f", f"tcp:port={web}:"], capture_output=True, text=True, check=False
+            ).stdout.split()
+            time.sleep(0.2)
+        assert restarted and restarted != victim, (tmp_path / "serve.log").read_text()[-2000:]
+        assert "starting it again" in (tmp_path / "serve.log").read_text()
+
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
         deadline = time.monotonic() + 20

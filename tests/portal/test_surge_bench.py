@@ -49,6 +49,8 @@ def test_surge_bench_runs_small(redis_url: str) -> None:
                 "40",
                 "--pool",
                 str(POOL),
+                "--storm",
+                "40",
             ],
             cwd=settings.BASE_DIR,
             env=env,
@@ -65,7 +67,14 @@ def test_surge_bench_runs_small(redis_url: str) -> None:
         assert result["ws_portal"]["failed"] == 0 and result["ws_bare"]["failed"] == 0, result
         assert result["ws_ratio"] > 0
         assert 0 < result["weight"]["kib"] <= 300, result["weight"]  # the room's first load
-        assert "surge (2 web)" in done.stdout.strip().splitlines()[-1]
+        # SIGKILL of one of the two web processes mid-lecture: its sockets come back through
+        # the other (and the restarted one) and miss none of the questions published meanwhile
+        storm = result["storm"]
+        assert storm["killed"] and storm["dropped"] > 0, storm
+        assert storm["reconnected"] == storm["dropped"], storm
+        assert storm["all_back_s"] <= 30 and storm["missing"] == 0, storm
+        summary = done.stdout.strip().splitlines()
+        assert summary[-2].startswith("surge (2 web)") and summary[-1].startswith("storm:")
     finally:
         sys.path.insert(0, str(settings.BASE_DIR / "bench"))
         from _support import recreate_database
