@@ -245,7 +245,7 @@ async def storm(
     killed_at = 0.0
 
     async def client(k: int) -> None:
-        backoff = 0.5
+        attempt = 0
         rng = random.Random(k)
         headers = {"Origin": origin, "Cookie": f"sessionid={cookies[k]}"}
         while not stop.is_set():
@@ -256,7 +256,7 @@ async def storm(
                         if frame["type"] == "state":
                             known[k].update(q["id"] for q in frame["questions"])
                             connected[k] = True
-                            backoff = 0.5
+                            attempt = 0
                             if dropped[k] and reconnected_at[k] is None:
                                 reconnected_at[k] = time.monotonic()
                         elif frame["type"] == "question.published":
@@ -270,8 +270,8 @@ async def storm(
             if connected[k] and killed_at:
                 dropped[k] = True
             connected[k] = False
-            await asyncio.sleep(rng.uniform(0, backoff))  # the page's backoff, with jitter
-            backoff = min(backoff * 2, 5.0)
+            attempt += 1  # the page's backoff (livestream.js): 1, 2, 4, 8, 16 s × 0.5–1.5
+            await asyncio.sleep(min(30, 2 ** min(attempt, 5) / 2) * rng.uniform(0.5, 1.5))
 
     author = await sync_to_async(User.objects.filter(username__startswith="gb").first)()
     if author is None:

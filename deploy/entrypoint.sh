@@ -14,6 +14,7 @@ web)
         --websocket-max-message-size "${WS_MAX_MESSAGE_SIZE:-65536}" \
         --websocket-max-frame-size "${WS_MAX_FRAME_SIZE:-65536}" \
         --ping-interval 20 --ping-timeout 30 --application-close-timeout 10 \
+        --websocket_connect_timeout "${WS_CONNECT_TIMEOUT:-30}" \
         portal.asgi:application
     ;;
 worker)

@@ -123,6 +123,7 @@ web() {
             --proxy-headers \
             --websocket-max-message-size 65536 --websocket-max-frame-size 65536 \
             --ping-interval 20 --ping-timeout 30 --application-close-timeout 10 \
+            --websocket_connect_timeout "${WS_CONNECT_TIMEOUT:-30}" \
             portal.asgi:application &
         child="$!"
         wait "$child" && code=0 || code=$?
