@@ -7,10 +7,8 @@
 # `--audience N` (make run AUDIENCE=N) also starts N simulated viewers in the live lecture
 # (manage.py demo_audience) once daphne answers.
 #
-# Signals: Ctrl-C sends SIGINT to the whole foreground process group. Children started
-# with `&` by a non-interactive shell ignore SIGINT, so the trap below forwards SIGTERM to
-# each of them, waits (bounded), and kills whatever is left. If either child dies on its
-# own, the other one is stopped too and the script exits non-zero.
+# Signals and stopping: scripts/supervise.sh (Ctrl-C / SIGTERM stop the group; if daphne or
+# the worker dies on its own, the other one is stopped too and the script exits non-zero).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -64,39 +62,9 @@ fi
 # Every queue that settings route tasks to, plus the default one (CELERY_QUEUES overrides).
 QUEUES="$("$PY" scripts/celery_queues.py)"
 
-pids=()
-helpers=()  # stopped with the rest, but their end does not stop the portal
-stopping=0
-
-stop_all() {
-    local code="${1:-0}"
-    if (( stopping )); then return; fi
-    stopping=1
-    trap '' INT TERM
-    log "stopping (daphne, celery)…"
-    pids+=("${helpers[@]}")
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    local waited=0
-    while (( waited < STOP_GRACE * 10 )); do
-        local alive=0
-        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-        (( alive )) || break
-        sleep 0.1
-        waited=$((waited + 1))
-    done
-    for pid in "${pids[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            log "pid $pid did not stop in ${STOP_GRACE}s: killing it"
-            pkill -KILL -P "$pid" 2>/dev/null || true
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
-    wait 2>/dev/null || true
-    log "stopped"
-    exit "$code"
-}
-trap 'stop_all 130' INT
-trap 'stop_all 143' TERM
+SUPERVISED="daphne, celery"
+# shellcheck source=scripts/supervise.sh
+. scripts/supervise.sh
 
 log "celery worker + beat (queues: $QUEUES)"
 "$BIN/celery" -A portal worker -B --pool threads --concurrency "${CELERY_CONCURRENCY:-4}" \
@@ -112,20 +80,10 @@ pids+=("$!")
 
 if (( AUDIENCE > 0 )); then
     # once daphne accepts connections (bounded), the simulated viewers join
-    for _ in $(seq 1 100); do
-        "$PY" -c "import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1)" \
-            "$HOST" "$PORT" 2>/dev/null && break
-        sleep 0.2
-    done
+    wait_for_port "$HOST" "$PORT" 100 || true
     log "demo_audience $AUDIENCE (simulated viewers in the live lecture)"
     "$PY" manage.py demo_audience "$AUDIENCE" --url "http://$HOST:$PORT" &
     helpers+=("$!")
 fi
 
-# Return when either child exits (or a trapped signal arrives), then stop the other.
-set +e
-wait -n "${pids[@]}"
-code=$?
-set -e
-log "a child process exited with status $code"
-stop_all "$(( code == 0 ? 1 : code ))"
+supervise_wait

@@ -55,36 +55,9 @@ POOLED_URL="$("$PY" scripts/serve_config.py "$SERVE_DIR" --port "$PORT" \
     --media-root "$MEDIA_ROOT" --pgbouncer-port "$PGBOUNCER_PORT" \
     --pool-size "$DATABASE_POOL_SIZE")"
 
-pids=()
-stopping=0
-stop_all() {
-    local code="${1:-0}"
-    if (( stopping )); then return; fi
-    stopping=1
-    trap '' INT TERM
-    log "stopping (nginx, daphne ×$WEB_PROCESSES, celery, pgbouncer)…"
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    local waited=0
-    while (( waited < STOP_GRACE * 10 )); do
-        local alive=0
-        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-        (( alive )) || break
-        sleep 0.1
-        waited=$((waited + 1))
-    done
-    for pid in "${pids[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            log "pid $pid did not stop in ${STOP_GRACE}s: killing it"
-            pkill -KILL -P "$pid" 2>/dev/null || true
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
-    wait 2>/dev/null || true
-    log "stopped"
-    exit "$code"
-}
-trap 'stop_all 130' INT
-trap 'stop_all 143' TERM
+SUPERVISED="nginx, daphne ×$WEB_PROCESSES, celery, pgbouncer"
+# shellcheck source=scripts/supervise.sh
+. scripts/supervise.sh
 
 # PgBouncer refuses to run as root: as root it reads its config, then drops to
 # PGBOUNCER_USER (postgres); it logs to stderr, kept here by this (root) shell.
@@ -99,11 +72,7 @@ pids+=("$!")
 # The web processes and the workers reach PostgreSQL through PgBouncer only.
 export DATABASE_URL="$POOLED_URL" DATABASE_POOLER=pgbouncer
 export ALLAUTH_TRUSTED_PROXY_COUNT="${ALLAUTH_TRUSTED_PROXY_COUNT:-1}"
-for _ in $(seq 1 50); do  # PgBouncer accepts within a second
-    "$PY" -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" \
-        "$PGBOUNCER_PORT" 2>/dev/null && break
-    sleep 0.1
-done
+wait_for_port 127.0.0.1 "$PGBOUNCER_PORT" 50 || true  # PgBouncer accepts within a second
 
 QUEUES="$("$PY" scripts/celery_queues.py)"
 log "celery worker + beat (queues: $QUEUES)"
@@ -141,9 +110,4 @@ log "nginx on http://0.0.0.0:$PORT/ (config: $SERVE_DIR/nginx.conf)"
 nginx -c "$SERVE_DIR/nginx.conf" -g "daemon off;" &
 pids+=("$!")
 
-set +e
-wait -n "${pids[@]}"
-code=$?
-set -e
-log "a child process exited with status $code"
-stop_all "$(( code == 0 ? 1 : code ))"
+supervise_wait

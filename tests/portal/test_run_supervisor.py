@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.livestream.servers import free_port, group_alive
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -35,14 +29,6 @@ def _get(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.mark.parametrize(
     ("sig", "audience"),
     [(signal.SIGINT, 0), (signal.SIGTERM, 3)],
@@ -51,7 +37,7 @@ def _group_alive(pgid: int) -> bool:
 def test_run_serves_healthz_and_stops_its_whole_group(
     tmp_path: Path, sig: signal.Signals, audience: int
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -97,13 +83,13 @@ def test_run_serves_healthz_and_stops_its_whole_group(
         os.killpg(proc.pid, sig)
         proc.wait(timeout=30)
         deadline = time.monotonic() + 15
-        while _group_alive(proc.pid) and time.monotonic() < deadline:
+        while group_alive(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _group_alive(proc.pid), "daphne or celery outlived the supervisor"
+        assert not group_alive(proc.pid), "daphne or celery outlived the supervisor"
         assert proc.returncode == 128 + sig
         with pytest.raises(urllib.error.URLError):
             _get(f"http://127.0.0.1:{port}/healthz/")
     finally:
-        if _group_alive(proc.pid):
+        if group_alive(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import connection
 from websockets.asyncio.client import connect
 
-from tests.livestream.servers import free_port
+from tests.livestream.servers import free_port, group_alive
 
 pytestmark = pytest.mark.slow
 
@@ -72,14 +72,6 @@ def _server_connections(name: str) -> int:
             return int(cur.fetchone()[0])
     finally:
         admin.close()
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture
@@ -222,13 +214,13 @@ def test_make_serve_runs_the_topology_and_stops_cleanly(
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
         deadline = time.monotonic() + 20
-        while _group_alive(proc.pid) and time.monotonic() < deadline:
+        while group_alive(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _group_alive(proc.pid), "a process of make serve outlived it"
+        assert not group_alive(proc.pid), "a process of make serve outlived it"
         assert proc.returncode == 143
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"{base}/healthz/", timeout=2)
     finally:
-        if _group_alive(proc.pid):
+        if group_alive(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
