@@ -40,6 +40,7 @@ from portal.models import OrgUnit, Role, User
 from portal.services import organiser_group_ensure
 
 DEMO_PASSWORD = "zhixing-demo"  # noqa: S105 (documented demo password, ARCHITECTURE §7.2)
+DEMO_ZWDD_EMPLOYEE_CODE = "GE_CADRE_DEMO"  # ARCHITECTURE §7.2
 CADRE_USERNAME_PREFIX = "gb"  # 干部: gb000001, gb000002, …
 CADRE_SEED = 296000
 ENROLLED_SHARE = 0.7
@@ -267,6 +268,13 @@ def _demo_accounts(spec: NodeSpec, unit_ids: dict[str, int]) -> dict[str, User]:
     if cadre.phone is None and not User.objects.filter(phone="13800000001").exists():
         cadre.phone = "13800000001"
         cadre.save(update_fields=["phone"])
+    # The 浙政钉 employee code a directory import would record (links 浙政钉 sign-in).
+    if (
+        cadre.zwdd_employee_code is None
+        and not User.objects.filter(zwdd_employee_code=DEMO_ZWDD_EMPLOYEE_CODE).exists()
+    ):
+        cadre.zwdd_employee_code = DEMO_ZWDD_EMPLOYEE_CODE
+        cadre.save(update_fields=["zwdd_employee_code"])
     cadre2 = _account(  # a colleague in the same township, for two-person flows
         "cadre2",
         unit_id=unit_ids[lingyin.path],

@@ -239,7 +239,7 @@ class UserAdmin(AuditedAdminMixin, ScopedAdminMixin, DjangoUserAdmin):
         (None, {"fields": ("username", "password")}),
         (
             _("Personal info"),
-            {"fields": ("full_name", "phone", "unit", "job_title", "email")},
+            {"fields": ("full_name", "phone", "unit", "job_title", "email", "zwdd_employee_code")},
         ),
         (
             _("Permissions"),
@@ -274,7 +274,7 @@ class UserAdmin(AuditedAdminMixin, ScopedAdminMixin, DjangoUserAdmin):
     )
     list_display = ("username", "full_name", "phone_masked", "unit", "is_staff", "is_active")
     list_filter = ("is_staff", "is_superuser", "is_active", "roles__kind")
-    search_fields = ("username", "full_name", "phone")
+    search_fields = ("username", "full_name", "phone", "zwdd_employee_code")
     list_select_related = ("unit",)
     autocomplete_fields = ("unit",)
     inlines = (RoleInline,)

@@ -112,6 +112,16 @@ class User(AbstractUser):
         related_name="members",
     )
     job_title = models.CharField(_("position"), max_length=100, blank=True)
+    # The 浙政钉 employee code (from the directory import): a first 浙政钉 sign-in is
+    # linked to the cadre by it; afterwards by the bound accountId (signin/).
+    zwdd_employee_code = models.CharField(
+        _("浙政钉 employee code"),
+        max_length=64,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("Set by the directory import; links the first 浙政钉 sign-in."),
+    )
 
     objects: ClassVar[UserManager[User]] = UserManager()  # type: ignore[assignment]
 

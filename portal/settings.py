@@ -53,10 +53,13 @@ INSTALLED_APPS = [
     "treebeard",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
     "portal",
     "courses",
     "livestream",
     "notifications",
+    "signin",
+    "signin.zwdd",  # the allauth provider ``zwdd`` (allauth finds it as an installed app)
     "demo",
 ]
 
@@ -234,8 +237,15 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
-ACCOUNT_ADAPTER = "portal.adapters.AccountAdapter"
-ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_ADAPTER = "signin.adapters.AccountAdapter"
+# Password (username or phone) for staff and as a fallback; a code by SMS for everyone whose
+# directory record has a mobile number (docs/signin.md).
+ACCOUNT_LOGIN_METHODS = {"username", "phone"}
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_BY_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
+ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
+ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3  # wrong codes before the code is void
+ACCOUNT_LOGIN_BY_CODE_TIMEOUT = env.int("ACCOUNT_LOGIN_BY_CODE_TIMEOUT", default=300)
 ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
@@ -245,7 +255,13 @@ ACCOUNT_PREVENT_ENUMERATION = True
 # per-IP limits are sized for a hall (600 sign-ins a minute); per account they stay strict.
 ACCOUNT_RATE_LIMITS = {
     "login": env.str("ACCOUNT_LOGIN_RATE", default="600/m/ip"),
-    "login_failed": env.str("ACCOUNT_LOGIN_FAILED_RATE", default="120/m/ip,5/5m/key"),
+    # 5 failures per account → locked for 30 minutes (a sliding window)
+    "login_failed": env.str("ACCOUNT_LOGIN_FAILED_RATE", default="120/m/ip,5/30m/key"),
+    # Codes by SMS: per number at most once a minute, 5 an hour, 10 a day (the SMS
+    # providers' own limits); unknown numbers count the same, so they look the same.
+    "request_login_code": env.str(
+        "ACCOUNT_LOGIN_CODE_RATE", default="600/m/ip,1/m/key,5/h/key,10/d/key"
+    ),
 }
 # The Django admin login (portal/admin_login.py): failures per username / per client IP
 # within LOGIN_LOCKOUT_SECONDS; at the limit that username / IP is locked for as long.
@@ -255,6 +271,29 @@ LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=300)
 # Proxies in front of Django that append to X-Forwarded-For (compose: nginx = 1). Client IPs
 # for allauth's and the admin login's per-IP limits come from there; 0 = REMOTE_ADDR.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
+# Social sign-in (signin/): identities link to cadres of the directory, never create users.
+SOCIALACCOUNT_ADAPTER = "signin.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, object]] = {
+    "zwdd": {"SCOPE": ["get_user_info"], "AUTH_PARAMS": {"authType": "QRCODE"}},
+}
+# 浙政钉 (docs/signin.md). Production hosts by default; the SaaS test pair is
+# https://login.dg-work.cn and https://openplatform.dg-work.cn. ZWDD_CLIENT_ID is the app
+# code (应用标识), not the AppKey.
+ZWDD_LOGIN_BASE = env.str("ZWDD_LOGIN_BASE", default="https://login-pro.ding.zj.gov.cn")
+ZWDD_API_BASE = env.str("ZWDD_API_BASE", default="https://openplatform-pro.ding.zj.gov.cn")
+ZWDD_CLIENT_ID = env.str("ZWDD_CLIENT_ID", default="")
+ZWDD_APP_KEY = env.str("ZWDD_APP_KEY", default="")
+ZWDD_APP_SECRET = env.str("ZWDD_APP_SECRET", default="")
+ZWDD_HTTP_TIMEOUT = env.float("ZWDD_HTTP_TIMEOUT", default=5.0)
+# The platform's JSAPI script for 免登 inside the 浙政钉 app (not on npm with a licence we
+# can vendor, so loaded from the address the platform gives the app); empty: off.
+ZWDD_JSAPI_URL = env.str("ZWDD_JSAPI_URL", default="")
+# Who a cadre without a directory record should contact (shown on the refusal page).
+SIGNIN_CONTACT = env.str("SIGNIN_CONTACT", default="")
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 # How long a session's cached copy lives in Redis (portal/sessions.py): bounds how long a
 # sign-out made while Redis was unreachable could be undone by a stale cached copy.

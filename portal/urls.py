@@ -10,6 +10,7 @@ from portal import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("signin.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz/", health.healthz, name="healthz"),

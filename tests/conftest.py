@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from courses.models import Lecture, Programme
 from portal.models import OrgUnit, Role, User
@@ -24,6 +25,8 @@ from tests.factories import (
     UserFactory,
     unit_create,
 )
+from tests.fakes.providers import AliyunSmsFake
+from tests.fakes.zwdd import ZwddLoginFake, ZwddPlatformFake
 
 REQUIRE_SERVICES = os.environ.get("CI", "").lower() == "true" or os.environ.get(
     "REQUIRE_SERVICES", ""
@@ -151,3 +154,49 @@ def programme(tree: Tree) -> Programme:
 @pytest.fixture
 def lecture(programme: Programme) -> Lecture:
     return LectureFactory(programme=programme, sequence=1)
+
+
+# --- 浙政钉 (the sign-in tests and the browser flows) ---------------------------------------
+@dataclass
+class Zwdd:
+    api: ZwddPlatformFake
+    login: ZwddLoginFake
+
+
+@pytest.fixture
+def zwdd_sso(settings: SettingsWrapper, redis_url: str) -> Iterator[Zwdd]:
+    """浙政钉 configured against local fakes: the API host and the login host are two
+    servers, as the production and SaaS test pairs are (configuration alone)."""
+    api = ZwddPlatformFake(stall=1.5).start()
+    login = ZwddLoginFake(api).start()
+    settings.ZWDD_API_BASE = api.url
+    settings.ZWDD_LOGIN_BASE = login.url
+    settings.ZWDD_CLIENT_ID = api.client_id
+    settings.ZWDD_APP_KEY = api.app_key
+    settings.ZWDD_APP_SECRET = api.secret
+    settings.ZWDD_HTTP_TIMEOUT = 1.0
+    settings.NOTIFY_REDIS_URL = redis_url  # the app token is shared through Redis
+    yield Zwdd(api, login)
+    login.stop()
+    api.stop()
+
+
+@pytest.fixture
+def zwdd_cadre(cadre: User, zwdd_sso: Zwdd) -> User:
+    """The cadre with the employee code the directory import records, known to 浙政钉."""
+    cadre.zwdd_employee_code = "GE_CADRE_1"
+    cadre.save(update_fields=["zwdd_employee_code"])
+    zwdd_sso.api.add_user("10001", employee_code="GE_CADRE_1", name=cadre.full_name)
+    return cadre
+
+
+@pytest.fixture
+def aliyun(settings: SettingsWrapper) -> Iterator[AliyunSmsFake]:
+    """SMS through the fake Aliyun SMS API (notices and sign-in codes)."""
+    fake = AliyunSmsFake(stall=2.0).start()
+    settings.NOTIFY_SMS_PROVIDER = "aliyun"
+    settings.NOTIFY_SMS_ENDPOINT = fake.url
+    settings.NOTIFY_SMS_ACCESS_KEY_ID = "ak"
+    settings.NOTIFY_SMS_ACCESS_KEY_SECRET = fake.secret
+    yield fake
+    fake.stop()

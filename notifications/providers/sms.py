@@ -38,6 +38,13 @@ from notifications.providers.base import (
 )
 
 SMS_PARAMS = ("title", "time", "link")
+# Template parameters by message kind; a sign-in code has a template of its own.
+SMS_PARAMS_BY_KIND: dict[str, tuple[str, ...]] = {"login_code": ("code",)}
+
+
+def sms_params(kind: str) -> tuple[str, ...]:
+    return SMS_PARAMS_BY_KIND.get(kind, SMS_PARAMS)
+
 
 ALIYUN_KINDS: dict[str, ErrorKind] = {
     "isp.SYSTEM_ERROR": ErrorKind.RETRYABLE,
@@ -136,7 +143,7 @@ class AliyunSmsProvider(Provider):
                 "SignNameJson": json.dumps([self.sign_name] * len(messages), ensure_ascii=False),
                 "TemplateCode": _template_code(messages[0].kind),
                 "TemplateParamJson": json.dumps(
-                    [{k: m.params.get(k, "") for k in SMS_PARAMS} for m in messages],
+                    [{k: m.params.get(k, "") for k in sms_params(m.kind)} for m in messages],
                     ensure_ascii=False,
                 ),
                 "OutId": idempotency_key,
@@ -319,7 +326,7 @@ class TencentSmsProvider(Provider):
                 "SmsSdkAppId": settings.NOTIFY_SMS_SDK_APP_ID,
                 "SignName": settings.NOTIFY_SMS_SIGN_NAME,
                 "TemplateId": _template_code(first.kind),
-                "TemplateParamSet": [first.params.get(k, "") for k in SMS_PARAMS],
+                "TemplateParamSet": [first.params.get(k, "") for k in sms_params(first.kind)],
                 "SessionContext": idempotency_key,
             },
             ensure_ascii=False,

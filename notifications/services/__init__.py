@@ -14,6 +14,7 @@ The outbox rules (ARCHITECTURE.md §5):
 """
 
 from notifications.services.channels import channel_pause, channel_resume
+from notifications.services.codes import sms_login_code_send
 from notifications.services.dispatch import (
     ClaimedRow,
     DispatchStats,
@@ -35,6 +36,7 @@ from notifications.services.messages import (
 )
 from notifications.services.planning import PlanResult, reminder_plan
 from notifications.services.preferences import (
+    channel_binding_set,
     delivery_withdraw_opted_out,
     notice_route_for_user,
     notify_preference_update,
@@ -65,6 +67,7 @@ __all__ = [
     "PollStats",
     "SweepStats",
     "announcement_publish",
+    "channel_binding_set",
     "channel_pause",
     "channel_resume",
     "delivery_dispatch",
@@ -92,5 +95,6 @@ __all__ = [
     "reminder_plan",
     "reminder_resend_failed",
     "reminder_send_now",
+    "sms_login_code_send",
     "webhook_replay_check",
 ]

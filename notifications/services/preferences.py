@@ -10,7 +10,14 @@ from django.utils import timezone
 
 from notifications import selectors
 from notifications.exceptions import NotifyError, NotifyErrorCode
-from notifications.models import PUSH_CHANNELS, Channel, Delivery, NotifyPreference, ProgrammeOptOut
+from notifications.models import (
+    PUSH_CHANNELS,
+    Channel,
+    ChannelBinding,
+    Delivery,
+    NotifyPreference,
+    ProgrammeOptOut,
+)
 from notifications.services.planning import _channel_order
 from portal.models import User
 from portal.services import audit_log_write
@@ -102,3 +109,27 @@ def notice_route_for_user(*, user: User) -> list[str]:
     profile = selectors.recipient_profiles(user_ids=[user.pk])[user.pk]
     order = _channel_order(preference.channel_order if preference else "")
     return [c for c in order if profile.addresses.get(c)]
+
+
+def channel_binding_set(
+    *, user: User, channel: str, address: str, appid: str = "", replace: bool = False
+) -> bool:
+    """Record where ``user`` is reached on ``channel`` from a verified identity (a 浙政钉
+    or WeChat sign-in). An existing binding is kept unless ``replace``; returns whether a
+    row was written."""
+    from notifications.rendering import binding_validate
+
+    binding_validate(channel=channel, address=address, appid=appid)
+    existing = ChannelBinding.objects.filter(user=user, channel=channel).first()
+    if existing is not None:
+        if not replace or (existing.address, existing.appid) == (address, appid):
+            return False
+        existing.address, existing.appid, existing.verified = address, appid, True
+        existing.save(update_fields=["address", "appid", "verified"])
+        return True
+    _binding, created = ChannelBinding.objects.get_or_create(
+        user=user,
+        channel=channel,
+        defaults={"address": address, "appid": appid, "verified": True},
+    )
+    return created

@@ -110,6 +110,7 @@ def test_seed_demo_creates_the_four_demo_accounts_with_their_roles() -> None:
     cadre = User.objects.get(username="cadre")
     assert cadre.full_name == "王小明"
     assert cadre.phone == "13800000001"
+    assert cadre.zwdd_employee_code == "GE_CADRE_DEMO"  # links the demo cadre's 浙政钉 sign-in
     assert unit_of(cadre).name == "灵隐街道"
     assert unit_of(cadre).get_parent() == xihu
     assert not cadre.is_staff

@@ -10,14 +10,15 @@ import sys
 import time
 from typing import Any
 
-from tests.fakes.providers import AliyunSmsFake, DingtalkFake, TencentSmsFake, WechatFake, ZwddFake
+from tests.fakes.providers import AliyunSmsFake, DingtalkFake, TencentSmsFake, WechatFake
+from tests.fakes.zwdd import ZwddPlatformFake
 
 FAKES = {
     "aliyun": AliyunSmsFake,
     "tencent": TencentSmsFake,
     "wechat": WechatFake,
     "dingtalk": DingtalkFake,
-    "zwdd": ZwddFake,
+    "zwdd": ZwddPlatformFake,
 }
 
 

@@ -1,4 +1,5 @@
-"""Fakes of Aliyun SMS, Tencent SMS, WeChat, DingTalk and 浙政钉 (the parts we call)."""
+"""Fakes of Aliyun SMS, Tencent SMS, WeChat and DingTalk (the parts we call); 浙政钉 is in
+tests/fakes/zwdd.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from notifications.providers.sms import aliyun_signature
-from notifications.providers.zwdd import zwdd_signature
 from tests.fakes.server import FakeServer, Recorded, Reply
 
 
@@ -365,67 +365,3 @@ class DingtalkFake(FakeServer, _SentLog):
                 },
             )
         return Reply(404, {"errcode": 404})
-
-
-class ZwddFake(FakeServer, _SentLog):
-    """The government open platform: HMAC-signed form posts; bizMsgId is idempotent."""
-
-    secret = "zwdd-secret"
-    fault_paths = ("/message/",)
-
-    def __init__(self, **kwargs: Any) -> None:
-        FakeServer.__init__(self, **kwargs)
-        _SentLog.__init__(self)
-        self.tokens: set[str] = set()
-        self.by_biz: dict[str, str] = {}
-
-    def route(self, rec: Recorded, fault: str | None) -> Reply:
-        form = rec.form()
-        h = rec.headers
-        expected = zwdd_signature(
-            secret=self.secret,
-            method="POST",
-            timestamp=h.get("x-hmac-auth-timestamp", ""),
-            nonce=h.get("x-hmac-auth-nonce", ""),
-            uri=rec.path,
-            params=form,
-        )
-        if h.get("x-hmac-auth-signature") != expected:
-            return Reply(200, {"success": False, "errorCode": "SIGNATURE_INVALID"})
-        if rec.path == "/gettoken.json":
-            token = uuid.uuid4().hex
-            self.tokens = {token}
-            return Reply(
-                200,
-                {
-                    "success": True,
-                    "content": {"success": True, "data": {"accessToken": token, "expiresIn": 7200}},
-                },
-            )
-        if form.get("access_token") not in self.tokens:
-            return Reply(200, {"success": False, "errorCode": "TOKEN_INVALID"})
-        if fault == "token_expired":
-            self.tokens = set()
-            return Reply(200, {"success": False, "errorCode": "TOKEN_EXPIRED"})
-        codes = {"throttle": "RATE_LIMITED", "quota": "QUOTA_EXCEEDED", "system": "SYSTEM_BUSY"}
-        if fault in codes:
-            return Reply(200, {"success": False, "errorCode": codes[fault]})
-        biz = form["bizMsgId"]
-        with self.lock:
-            if biz in self.by_biz:  # idempotent: the same bizMsgId is carried out once
-                return Reply(
-                    200, {"success": True, "content": {"success": True, "data": self.by_biz[biz]}}
-                )
-            msg_id = uuid.uuid4().hex
-            self.by_biz[biz] = msg_id
-        receivers = form["receiverIds"].split(",")
-        invalid = [r for r in receivers if r in self.bad]
-        text = json.loads(form["msg"])["text"]["content"]
-        self.record([Sent(r, text, biz, msg_id) for r in receivers if r not in invalid])
-        return Reply(
-            200,
-            {
-                "success": True,
-                "content": {"success": True, "data": msg_id, "invalidReceiverIds": invalid},
-            },
-        )

@@ -15,7 +15,8 @@ from notifications.providers.console import ConsoleProvider
 from portal.models import User
 from tests.conftest import Tree
 from tests.factories import EnrolmentFactory, UserFactory
-from tests.fakes.providers import AliyunSmsFake, DingtalkFake, TencentSmsFake, WechatFake, ZwddFake
+from tests.fakes.providers import DingtalkFake, TencentSmsFake, WechatFake
+from tests.fakes.zwdd import ZwddPlatformFake
 
 
 @pytest.fixture(autouse=True)
@@ -36,17 +37,6 @@ def notify_settings(settings: SettingsWrapper) -> SettingsWrapper:
     settings.SITE_URL = "https://zx.example.org"
     ConsoleProvider.sent.clear()
     return settings
-
-
-@pytest.fixture
-def aliyun(settings: SettingsWrapper) -> Iterator[AliyunSmsFake]:
-    fake = AliyunSmsFake(stall=2.0).start()
-    settings.NOTIFY_SMS_PROVIDER = "aliyun"
-    settings.NOTIFY_SMS_ENDPOINT = fake.url
-    settings.NOTIFY_SMS_ACCESS_KEY_ID = "ak"
-    settings.NOTIFY_SMS_ACCESS_KEY_SECRET = fake.secret
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
@@ -84,11 +74,11 @@ def dingtalk(settings: SettingsWrapper) -> Iterator[DingtalkFake]:
 
 
 @pytest.fixture
-def zwdd(settings: SettingsWrapper) -> Iterator[ZwddFake]:
-    fake = ZwddFake(stall=2.0).start()
+def zwdd(settings: SettingsWrapper) -> Iterator[ZwddPlatformFake]:
+    fake = ZwddPlatformFake(stall=2.0).start()
     settings.NOTIFY_ZWDD_PROVIDER = "zwdd"
     settings.NOTIFY_ZWDD_ENDPOINT = fake.url
-    settings.NOTIFY_ZWDD_API_KEY = "zk"
+    settings.NOTIFY_ZWDD_API_KEY = fake.app_key
     settings.NOTIFY_ZWDD_API_SECRET = fake.secret
     settings.NOTIFY_ZWDD_TENANT_ID = "196729"
     yield fake

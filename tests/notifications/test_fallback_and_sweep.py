@@ -13,7 +13,8 @@ from notifications import services
 from notifications.models import ChannelBinding, Delivery, NotifyPreference, Reminder, ReminderKind
 from notifications.services import dispatch
 from portal.models import User
-from tests.fakes.providers import AliyunSmsFake, DingtalkFake, ZwddFake
+from tests.fakes.providers import AliyunSmsFake, DingtalkFake
+from tests.fakes.zwdd import ZwddPlatformFake
 
 pytestmark = pytest.mark.django_db
 
@@ -132,7 +133,7 @@ def test_stuck_idempotent_batch_is_resent_with_the_same_key(
     lecture: Lecture,
     cohort: list[User],
     settings: Settings,
-    zwdd: ZwddFake,
+    zwdd: ZwddPlatformFake,
 ) -> None:
     settings.NOTIFY_CHANNELS = ["zwdd"]
     _bind(cohort, "zwdd", "acc")

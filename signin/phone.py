@@ -1,0 +1,42 @@
+"""The mainland mobile number as cadres type it: 11 digits, optionally +86 and spaces."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import phone_validator
+
+_SEPARATORS = re.compile(r"[\s\-()]")
+
+
+def phone_normalise(value: str) -> str:
+    """``+86 138-1234-5678`` → ``13812345678`` (anything else is returned stripped)."""
+    digits = _SEPARATORS.sub("", value or "")
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            digits = digits[len(prefix) :]
+            break
+    return digits
+
+
+class MainlandPhoneField(forms.CharField):
+    default_error_messages = {
+        "invalid": _("Enter a valid 11-digit mainland mobile number."),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", _("Mobile number"))
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "numeric"}),
+        )
+        super().__init__(**kwargs)
+        self.validators.append(phone_validator)
+
+    def to_python(self, value: Any) -> str:
+        return phone_normalise(str(super().to_python(value)))
