@@ -26,7 +26,7 @@ from livestream.attention import attention_answer_submit, attention_check_for_he
 from livestream.broadcast import encode
 from livestream.events import question_payload
 from livestream.exceptions import LiveError, LiveErrorCode
-from livestream.hub import DirectSink, Sink, hub_get
+from livestream.hub import CLOSE_NOT_SIGNED_IN, DirectSink, Sink, hub_get
 from livestream.selectors import RoomAccess, Seat
 from livestream.store import store_get
 
@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-CLOSE_NOT_SIGNED_IN = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_FLOODING = 4429

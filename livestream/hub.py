@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import weakref
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -45,6 +46,7 @@ from livestream.store import (
 logger = logging.getLogger(__name__)
 
 CLOSE_TOO_SLOW = 4408
+CLOSE_NOT_SIGNED_IN = 4401  # also a revoked session (docs/live-protocol.md)
 ASGI_QUEUE_MAX = 500
 HELD_MAX = 2000
 
@@ -227,6 +229,7 @@ class Hub:
         self._ticker: asyncio.Task[None] | None = None
         self._vote_ticker: asyncio.Task[None] | None = None
         self._listener = _MemoryListener(self)
+        self._revoked_checked = time.time()
         if isinstance(self.store, MemoryStore):
             memory_listeners.append(self._listener)
 
@@ -429,7 +432,32 @@ class Hub:
                 await asyncio.to_thread(self._tick_sync, viewers, interval)
             except Exception:
                 logger.exception("live: presence tick failed")
+            try:
+                await self._close_revoked()
+            except Exception:
+                logger.exception("live: revocation check failed")
             await asyncio.sleep(interval)
+
+    async def _close_revoked(self) -> None:
+        """Close (4401) the sockets of users whose sessions were ended since the last
+        check (deactivated, password changed: ``portal.signals.user_sessions_ended``).
+        The window overlaps by a few seconds for clock differences between processes."""
+        since = self._revoked_checked - 5.0
+        self._revoked_checked = time.time()
+        user_ids = await asyncio.to_thread(self.store.revoked_since, since=since)
+        if user_ids:
+            self.close_users(user_ids=user_ids, code=CLOSE_NOT_SIGNED_IN)
+
+    def close_users(self, *, user_ids: set[int], code: int) -> int:
+        closed = 0
+        for room in list(self.rooms.values()):
+            for sink in [s for s in room if s.user_id in user_ids and not s.closed]:
+                sink.closed = True
+                self.leave(sink)
+                sink.close(code)
+                closed += 1
+        self.stats["revoked_closed"] += closed
+        return closed
 
     async def _vote_loop(self) -> None:
         """Vote counts: every LIVE_VOTES_INTERVAL_SECONDS, for each lecture with sockets

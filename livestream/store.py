@@ -96,6 +96,13 @@ class Store(Protocol):
     def series_get(self, *, lecture_id: int) -> list[tuple[int, int]]: ...
     def status_swap(self, *, lecture_id: int, status: str) -> str | None: ...
     def channel(self, *, lecture_id: int) -> str: ...
+    def revoke(self, *, user_id: int) -> None: ...
+    def revoked_since(self, *, since: float) -> set[int]: ...
+
+
+# How long a revocation is kept: longer than any socket of the revoked session could live
+# unnoticed (a hub checks every LIVE_VIEWERS_INTERVAL_SECONDS).
+REVOKED_KEEP_SECONDS = 24 * 3600
 
 
 # Hubs of this process that receive MemoryStore deliveries (called from any thread).
@@ -115,6 +122,7 @@ class MemoryStore:
         self._by_unit: dict[int, dict[str, dict[int, int]]] = {}
         self._series: dict[int, deque[tuple[int, int]]] = {}
         self._status: dict[int, str] = {}
+        self._revoked: dict[int, float] = {}  # user id → when their sessions were ended
 
     def channel(self, *, lecture_id: int) -> str:
         return f"{settings.LIVE_REDIS_PREFIX}ev:{lecture_id}"
@@ -201,6 +209,17 @@ class MemoryStore:
             old = self._status.get(lecture_id)
             self._status[lecture_id] = status
             return old
+
+    def revoke(self, *, user_id: int) -> None:
+        now = time.time()
+        with self._lock:
+            self._revoked[user_id] = now
+            for uid in [u for u, at in self._revoked.items() if at < now - REVOKED_KEEP_SECONDS]:
+                del self._revoked[uid]
+
+    def revoked_since(self, *, since: float) -> set[int]:
+        with self._lock:
+            return {uid for uid, at in self._revoked.items() if at >= since}
 
 
 def _units_sum(parts: Iterable[Mapping[int, int]]) -> dict[int, int]:
@@ -395,6 +414,19 @@ class RedisStore:
             self._k("status", lecture_id), status, get=True, ex=KEY_TTL_SECONDS
         )
         return old.decode() if old is not None else None
+
+    def revoke(self, *, user_id: int) -> None:
+        now = time.time()
+        key = self._k("revoked", "users")
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(key, {str(user_id): now})
+        pipe.zremrangebyscore(key, "-inf", now - REVOKED_KEEP_SECONDS)
+        pipe.expire(key, REVOKED_KEEP_SECONDS)
+        pipe.execute()
+
+    def revoked_since(self, *, since: float) -> set[int]:
+        rows: Any = self.client.zrangebyscore(self._k("revoked", "users"), since, "+inf")
+        return {int(r) for r in rows}
 
 
 _store: Any = None

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -123,5 +124,19 @@ def preferences(request: HttpRequest) -> HttpResponse:
                 labels[c] for c in settings.NOTIFY_DEFAULT_CHANNEL_ORDER if c in labels
             ],
             "enabled": [labels[c] for c in settings.NOTIFY_CHANNELS if c in labels],
+            "wechat_bind_url": _wechat_bind_url(),
         },
     )
+
+
+def _wechat_bind_url() -> str:
+    """allauth's WeChat login URL in connect mode (signin.weixin), when WeChat binding is
+    configured: the official account of the template messages."""
+    if not (
+        settings.WECHAT_BINDING and settings.NOTIFY_WECHAT_APPID and settings.NOTIFY_WECHAT_SECRET
+    ):
+        return ""
+    try:
+        return reverse("weixin_login")
+    except NoReverseMatch:
+        return ""

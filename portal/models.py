@@ -124,6 +124,17 @@ class User(AbstractUser):
     )
 
     objects: ClassVar[UserManager[User]] = UserManager()  # type: ignore[assignment]
+    # As loaded from the database: a save that deactivates the user or changes the
+    # password ends their sessions (portal/sessions/revoke.py).
+    _loaded_access: tuple[bool, str] | None = None
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> User:
+        user: User = super().from_db(db, field_names, values, **kwargs)
+        loaded = user.__dict__
+        if "is_active" in loaded and "password" in loaded:
+            user._loaded_access = (bool(user.is_active), str(user.password))
+        return user
 
     class Meta:
         verbose_name = _("user")
@@ -198,3 +209,27 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.action} {self.target}"
+
+
+class UserSession(models.Model):
+    """Which sessions a user holds (recorded at sign-in), so deactivating them can end
+    every one (Django's session table is not indexed by user)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("user session")
+        verbose_name_plural = _("user sessions")
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["user"], name="usersession_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} · {self.session_key[:6]}…"
+
+
+# Sent (on commit) after a user's sessions were ended: deactivated, password changed.
+# Receivers close what the session table does not hold (livestream: open websockets).
+user_sessions_ended = Signal()

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "notifications",
     "signin",
     "signin.zwdd",  # the allauth provider ``zwdd`` (allauth finds it as an installed app)
+    "signin.dingtalk",  # allauth's ``dingtalk`` with hosts from settings
+    "signin.weixin",  # allauth's ``weixin`` for binding the notices' WeChat openid
     "demo",
 ]
 
@@ -185,6 +187,7 @@ else:
             "LOCATION": "zhixing",
         }
     }
+    SESSION_ENGINE = "portal.sessions.db"  # database sessions with the role rules
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # ---------------------------------------------------------------------------
@@ -249,8 +252,10 @@ ACCOUNT_LOGIN_BY_CODE_TIMEOUT = env.int("ACCOUNT_LOGIN_BY_CODE_TIMEOUT", default
 ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
-ACCOUNT_SESSION_REMEMBER = None
+# The session length follows the role (CADRE_/STAFF_SESSION_*), not a checkbox.
+ACCOUNT_SESSION_REMEMBER = True
 ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_FORMS = {"login": "signin.forms.LoginForm"}
 # Per address: a county hall or a party-school class signs in from one NAT address, so the
 # per-IP limits are sized for a hall (600 sign-ins a minute); per account they stay strict.
 ACCOUNT_RATE_LIMITS = {
@@ -279,7 +284,17 @@ SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, object]] = {
     "zwdd": {"SCOPE": ["get_user_info"], "AUTH_PARAMS": {"authType": "QRCODE"}},
+    "dingtalk": {"AUTH_PARAMS": {"prompt": "consent"}},
 }
+# Public DingTalk (a DingTalk open-platform app; mobile numbers need its contact permission).
+DINGTALK_LOGIN_BASE = env.str("DINGTALK_LOGIN_BASE", default="https://login.dingtalk.com")
+DINGTALK_API_BASE = env.str("DINGTALK_API_BASE", default="https://api.dingtalk.com")
+DINGTALK_CLIENT_ID = env.str("DINGTALK_CLIENT_ID", default="")
+DINGTALK_CLIENT_SECRET = env.str("DINGTALK_CLIENT_SECRET", default="")
+# Binding WeChat for template messages, through the notices' official account (its web
+# authorisation host; the API host is NOTIFY_WECHAT_ENDPOINT).
+WECHAT_BINDING = env.bool("WECHAT_BINDING", default=True)
+WECHAT_OPEN_BASE = env.str("WECHAT_OPEN_BASE", default="https://open.weixin.qq.com")
 # 浙政钉 (docs/signin.md). Production hosts by default; the SaaS test pair is
 # https://login.dg-work.cn and https://openplatform.dg-work.cn. ZWDD_CLIENT_ID is the app
 # code (应用标识), not the AppKey.
@@ -295,6 +310,11 @@ ZWDD_JSAPI_URL = env.str("ZWDD_JSAPI_URL", default="")
 # Who a cadre without a directory record should contact (shown on the refusal page).
 SIGNIN_CONTACT = env.str("SIGNIN_CONTACT", default="")
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+# Session rules by role (portal/sessions/policy.py): cadres stay signed in for two weeks;
+# staff are signed out after 30 idle minutes and at most 8 hours after signing in.
+CADRE_SESSION_SECONDS = env.int("CADRE_SESSION_SECONDS", default=14 * 24 * 3600)
+STAFF_SESSION_IDLE_SECONDS = env.int("STAFF_SESSION_IDLE_SECONDS", default=30 * 60)
+STAFF_SESSION_MAX_SECONDS = env.int("STAFF_SESSION_MAX_SECONDS", default=8 * 3600)
 # How long a session's cached copy lives in Redis (portal/sessions.py): bounds how long a
 # sign-out made while Redis was unreachable could be undone by a stale cached copy.
 SESSION_CACHE_SECONDS = env.int("SESSION_CACHE_SECONDS", default=300)

@@ -21,6 +21,43 @@ from signin.selectors import zwdd_enabled
 from signin.services import Refusal, SigninRefused
 from signin.views import refused_response
 
+SETTINGS_APPS = ("zwdd", "dingtalk", "weixin")
+
+
+def settings_apps() -> list[SocialApp]:
+    """The configured sign-in apps: 浙政钉 (ZWDD_*), DingTalk (DINGTALK_*) and WeChat binding
+    (the official account of the notices, NOTIFY_WECHAT_APPID / _SECRET)."""
+    apps = []
+    if zwdd_enabled():
+        apps.append(
+            SocialApp(
+                provider="zwdd",
+                name="浙政钉",
+                client_id=settings.ZWDD_CLIENT_ID,
+                secret=settings.ZWDD_APP_SECRET,
+                key=settings.ZWDD_APP_KEY,
+            )
+        )
+    if settings.DINGTALK_CLIENT_ID and settings.DINGTALK_CLIENT_SECRET:
+        apps.append(
+            SocialApp(
+                provider="dingtalk",
+                name="钉钉",
+                client_id=settings.DINGTALK_CLIENT_ID,
+                secret=settings.DINGTALK_CLIENT_SECRET,
+            )
+        )
+    if settings.WECHAT_BINDING and settings.NOTIFY_WECHAT_APPID and settings.NOTIFY_WECHAT_SECRET:
+        apps.append(
+            SocialApp(
+                provider="weixin",
+                name="微信",
+                client_id=settings.NOTIFY_WECHAT_APPID,
+                secret=settings.NOTIFY_WECHAT_SECRET,
+            )
+        )
+    return apps
+
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest, sociallogin: SocialLogin) -> bool:
@@ -29,19 +66,14 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def list_apps(
         self, request: HttpRequest | None, provider: str | None = None, client_id: str | None = None
     ) -> list[SocialApp]:
+        # Apps come from settings, read on every call (tests and operators change them).
         apps: list[SocialApp] = [
-            app for app in super().list_apps(request, provider, client_id) if app.provider != "zwdd"
+            app
+            for app in super().list_apps(request, provider, client_id)
+            if app.provider not in SETTINGS_APPS
         ]
-        # 浙政钉 comes from ZWDD_* (read on every call: tests and operators change them).
-        if provider in (None, "zwdd") and zwdd_enabled():
-            app = SocialApp(
-                provider="zwdd",
-                name="浙政钉",
-                client_id=settings.ZWDD_CLIENT_ID,
-                secret=settings.ZWDD_APP_SECRET,
-                key=settings.ZWDD_APP_KEY,
-            )
-            if client_id is None or client_id == app.client_id:
+        for app in settings_apps():
+            if provider in (None, app.provider) and client_id in (None, app.client_id):
                 apps.append(app)
         return apps
 
@@ -55,15 +87,25 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         account = sociallogin.account
         if sociallogin.is_existing:
             if not sociallogin.user.is_active:
-                raise SigninRefused(Refusal.INACTIVE, account.uid)
+                raise SigninRefused(Refusal.INACTIVE, account.uid, provider=account.provider)
             return
-        if account.provider != "zwdd":
-            raise SigninRefused(Refusal.UNMATCHED, account.provider)
+        if sociallogin.state.get("process") == "connect":
+            return  # a signed-in user binds an account (WeChat from the preferences page)
         data: dict[str, Any] = account.extra_data or {}
-        user = services.zwdd_cadre_match(
-            account_id=account.uid, employee_code=str(data.get("employeeCode") or "").strip()
-        )
-        services.zwdd_bind(
+        if account.provider == "zwdd":
+            user = services.zwdd_cadre_match(
+                account_id=account.uid, employee_code=str(data.get("employeeCode") or "").strip()
+            )
+        elif account.provider == "dingtalk":
+            user = services.dingtalk_cadre_match(
+                account_id=account.uid,
+                mobile=str(data.get("mobile") or "").strip(),
+                state_code=str(data.get("stateCode") or "").strip(),
+            )
+        else:  # WeChat signs in only once bound from the preferences page
+            raise SigninRefused(Refusal.UNMATCHED, account.uid, provider=account.provider)
+        services.identity_bind(
+            provider=account.provider,
             user=user,
             account_id=account.uid,
             save_account=lambda: sociallogin.connect(request, user),
@@ -71,7 +113,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if not sociallogin.is_existing:  # a concurrent first sign-in bound it: use that
             sociallogin.lookup()
         if not sociallogin.is_existing or sociallogin.user.pk != user.pk:
-            raise SigninRefused(Refusal.CONFLICT, account.uid)
+            raise SigninRefused(Refusal.CONFLICT, account.uid, provider=account.provider)
 
 
 class AccountAdapter(PortalAccountAdapter):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -28,53 +30,103 @@ class Refusal(enum.StrEnum):
 
 
 class SigninRefused(Exception):
-    def __init__(self, reason: Refusal, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else str(reason))
+    def __init__(self, reason: Refusal, detail: str = "", *, provider: str = "zwdd") -> None:
+        super().__init__(f"{provider} {reason}: {detail}" if detail else f"{provider} {reason}")
         self.reason = reason
         self.detail = detail
+        self.provider = provider
 
 
-def zwdd_cadre_match(*, account_id: str, employee_code: str) -> User:
-    """The cadre a first 浙政钉 sign-in belongs to, by the employee code the directory
-    import recorded. Refuses unknown codes, deactivated cadres and a cadre already bound
-    to a different 浙政钉 account (two accounts claiming one employee code)."""
+PROVIDER_NAMES = {"zwdd": "浙政钉", "dingtalk": "钉钉", "weixin": "微信"}
+
+
+def identity_cadre_check(*, provider: str, account_id: str, user: User | None, claim: str) -> User:
+    """The cadre a first sign-in with ``provider`` belongs to: ``user`` as the directory
+    matched it by ``claim`` (the 浙政钉 employee code, the DingTalk mobile number).
+    Refuses no match, a deactivated cadre and a cadre already bound to a different account
+    of the same provider (two accounts claiming one record: logged for the organisers)."""
     from allauth.socialaccount.models import SocialAccount
 
-    user = User.objects.filter(zwdd_employee_code=employee_code).first() if employee_code else None
     if user is None:
-        raise SigninRefused(Refusal.UNMATCHED, employee_code)
+        raise SigninRefused(Refusal.UNMATCHED, claim, provider=provider)
     if not user.is_active:
-        raise SigninRefused(Refusal.INACTIVE, employee_code)
-    other = SocialAccount.objects.filter(user=user, provider="zwdd").exclude(uid=account_id)
+        raise SigninRefused(Refusal.INACTIVE, claim, provider=provider)
+    other = SocialAccount.objects.filter(user=user, provider=provider).exclude(uid=account_id)
     if other.exists():
         audit_log_write(
             user=None,
-            action="signin.zwdd_conflict",
+            action=f"signin.{provider}_conflict",
             target=user,
-            detail={"employee_code": employee_code, "account_id": account_id},
+            detail={"claim": claim, "account_id": account_id},
         )
         logger.warning(
-            "浙政钉 account %s claims employee code %s, already bound to another account",
+            "%s account %s claims %s, whose cadre is bound to another account",
+            provider,
             account_id,
-            employee_code,
+            claim,
         )
-        raise SigninRefused(Refusal.CONFLICT, employee_code)
+        raise SigninRefused(Refusal.CONFLICT, claim, provider=provider)
     return user
 
 
-def zwdd_bind(*, user: User, account_id: str, save_account: object) -> None:
-    """Bind the 浙政钉 account to ``user`` (``save_account`` saves allauth's SocialAccount)
-    and record the accountId as the user's work-notice address when none is set."""
+def zwdd_cadre_match(*, account_id: str, employee_code: str) -> User:
+    """By the employee code the directory import recorded."""
+    user = User.objects.filter(zwdd_employee_code=employee_code).first() if employee_code else None
+    return identity_cadre_check(
+        provider="zwdd", account_id=account_id, user=user, claim=employee_code
+    )
+
+
+def dingtalk_cadre_match(*, account_id: str, mobile: str, state_code: str) -> User:
+    """By the mobile number DingTalk verified (mainland numbers only), when the app has
+    the permission to read it."""
+    user = None
+    if mobile and state_code in ("", "86"):
+        user = User.objects.filter(phone=mobile).first()
+    return identity_cadre_check(provider="dingtalk", account_id=account_id, user=user, claim=mobile)
+
+
+# Where a bound identity reaches the cadre for notices: (channel, appid setting) by provider.
+NOTICE_ADDRESS = {"zwdd": ("zwdd", ""), "weixin": ("wechat", "NOTIFY_WECHAT_APPID")}
+
+
+def identity_bind(
+    *, provider: str, user: User, account_id: str, save_account: Callable[[], object]
+) -> None:
+    """Bind the account to ``user`` (``save_account`` saves allauth's SocialAccount) and,
+    for 浙政钉 and WeChat, record it as the user's notice address."""
     try:
         with transaction.atomic():
-            save_account()  # type: ignore[operator]
+            save_account()
     except IntegrityError:
         # The same account was bound by a concurrent first sign-in: that binding stands.
-        logger.info("浙政钉 account %s bound concurrently", account_id)
+        logger.info("%s account %s bound concurrently", provider, account_id)
     audit_log_write(
-        user=user, action="signin.zwdd_bound", target=user, detail={"account_id": account_id}
+        user=user,
+        action=f"signin.{provider}_bound",
+        target=user,
+        detail={"account_id": account_id},
     )
+    notice_address_record(provider=provider, user=user, account_id=account_id, replace=False)
+
+
+def notice_address_record(*, provider: str, user: User, account_id: str, replace: bool) -> None:
+    if provider not in NOTICE_ADDRESS:
+        return
+    channel, appid_setting = NOTICE_ADDRESS[provider]
+    appid = str(getattr(settings, appid_setting, "")) if appid_setting else ""
     try:
-        channel_binding_set(user=user, channel="zwdd", address=account_id)
+        channel_binding_set(
+            user=user, channel=channel, address=account_id, appid=appid, replace=replace
+        )
     except ValidationError:
-        logger.warning("浙政钉 account id %r is not a usable work-notice address", account_id)
+        logger.warning("%s account id %r is not a usable notice address", provider, account_id)
+
+
+def social_account_added(*, provider: str, user: User, account_id: str) -> None:
+    """A signed-in user bound an account (WeChat from the notice preferences): it becomes
+    their notice address for that channel, replacing an older one."""
+    audit_log_write(
+        user=user, action=f"signin.{provider}_bound", target=user, detail={"account_id": account_id}
+    )
+    notice_address_record(provider=provider, user=user, account_id=account_id, replace=True)

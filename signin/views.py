@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from signin.services import Refusal, SigninRefused
+from signin.services import PROVIDER_NAMES, Refusal, SigninRefused
 
 STATUS = {
     Refusal.UNMATCHED: 403,
@@ -29,7 +29,11 @@ def refused_response(request: HttpRequest, refusal: SigninRefused) -> HttpRespon
     response = render(
         request,
         "signin/refused.html",
-        {"reason": refusal.reason.value, "contact": settings.SIGNIN_CONTACT},
+        {
+            "reason": refusal.reason.value,
+            "provider": PROVIDER_NAMES.get(refusal.provider, refusal.provider),
+            "contact": settings.SIGNIN_CONTACT,
+        },
         status=STATUS[refusal.reason],
     )
     if refusal.reason in (Refusal.UNAVAILABLE, Refusal.MISCONFIGURED):

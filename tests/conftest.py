@@ -25,6 +25,7 @@ from tests.factories import (
     UserFactory,
     unit_create,
 )
+from tests.fakes.oauth import DingtalkOAuthFake, WechatOAuthFake
 from tests.fakes.providers import AliyunSmsFake
 from tests.fakes.zwdd import ZwddLoginFake, ZwddPlatformFake
 
@@ -198,5 +199,28 @@ def aliyun(settings: SettingsWrapper) -> Iterator[AliyunSmsFake]:
     settings.NOTIFY_SMS_ENDPOINT = fake.url
     settings.NOTIFY_SMS_ACCESS_KEY_ID = "ak"
     settings.NOTIFY_SMS_ACCESS_KEY_SECRET = fake.secret
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def dingtalk_sso(settings: SettingsWrapper) -> Iterator[DingtalkOAuthFake]:
+    """Public DingTalk sign-in against the fake (login and API hosts on one server)."""
+    fake = DingtalkOAuthFake().start()
+    settings.DINGTALK_LOGIN_BASE = settings.DINGTALK_API_BASE = fake.url
+    settings.DINGTALK_CLIENT_ID = fake.client_id
+    settings.DINGTALK_CLIENT_SECRET = fake.client_secret
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def wechat_sso(settings: SettingsWrapper) -> Iterator[WechatOAuthFake]:
+    """WeChat binding through the notices' official account, against the fake."""
+    fake = WechatOAuthFake().start()
+    settings.WECHAT_OPEN_BASE = settings.NOTIFY_WECHAT_ENDPOINT = fake.url
+    settings.NOTIFY_WECHAT_APPID = fake.appid
+    settings.NOTIFY_WECHAT_SECRET = fake.secret
+    settings.WECHAT_BINDING = True
     yield fake
     fake.stop()

@@ -6,6 +6,9 @@ default cache fails soft: portal/cache.py).
 A sign-out made while Redis was unreachable deletes the row but cannot delete the cached
 copy, which would be valid again when Redis returns; so cached copies live at most
 ``SESSION_CACHE_SECONDS`` (then the next request reloads the row, which is gone).
+
+Both engines (this one and ``portal.sessions.db`` without Redis) apply the session rules by
+role of ``portal.sessions.policy``.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from django.conf import settings
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 
+from portal.sessions.policy import RolePolicyMixin
 
-class SessionStore(CachedDBStore):
+
+class SessionStore(RolePolicyMixin, CachedDBStore):
     cache_key_prefix = "zx.session."
     # set by Django's base classes (not in django-stubs); annotations only
     _cache: Any

@@ -173,3 +173,15 @@ def test_viewers_by_unit_and_the_series_are_shared(redis_store, settings):
     assert len(points) == SERIES_POINTS  # the oldest are trimmed
     assert points[0] == (1_005, 5) and points[-1] == (1_000 + SERIES_POINTS + 4, SERIES_POINTS + 4)
     assert redis_store.series_get(lecture_id=2) == []
+
+
+def test_revocations_are_shared_and_read_by_time(redis_store):
+    import time
+
+    before = time.time()
+    redis_store.revoke(user_id=7)
+    redis_store.revoke(user_id=9)
+    assert redis_store.revoked_since(since=before - 1) == {7, 9}
+    assert redis_store.revoked_since(since=time.time() + 1) == set()
+    other = RedisStore(redis_store.url, redis_store.prefix)  # another process
+    assert other.revoked_since(since=before - 1) == {7, 9}

@@ -18,6 +18,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from portal.models import User
 from tests.fakes.providers import AliyunSmsFake
+from tests.signin.helpers import signed_in_as
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse
@@ -41,11 +42,6 @@ def _codes(sms: AliyunSmsFake, phone: str = PHONE) -> list[str]:
     return [json.loads(s.text)["code"] for s in sms.sent if s.address == phone]
 
 
-def _signed_in_as(client: Client) -> int | None:
-    value = client.session.get("_auth_user_id")
-    return int(value) if value else None
-
-
 def _request(client: Client, phone: str, next_url: str = "") -> _MonkeyPatchedWSGIResponse:
     return client.post(REQUEST + (f"?next={next_url}" if next_url else ""), {"phone": phone})
 
@@ -64,7 +60,7 @@ def test_right_code_signs_in_and_keeps_next(
     assert "138****5678" in confirm and PHONE not in confirm
     done = client.post(response["Location"], {"code": code})
     assert done.status_code == 302 and done["Location"] == "/notifications/"
-    assert _signed_in_as(client) == cadre.pk
+    assert signed_in_as(client) == cadre.pk
 
 
 def test_three_wrong_codes_void_the_code(client: Client, sms: AliyunSmsFake, cadre: User) -> None:
@@ -79,7 +75,7 @@ def test_three_wrong_codes_void_the_code(client: Client, sms: AliyunSmsFake, cad
     assert third.status_code == 302 and third["Location"] == REQUEST
     after = client.post(CONFIRM, {"code": code})  # the right code no longer counts
     assert after.status_code == 302 and after["Location"] == REQUEST
-    assert _signed_in_as(client) is None
+    assert signed_in_as(client) is None
 
 
 def test_expired_code_is_refused(client: Client, sms: AliyunSmsFake, cadre: User) -> None:
@@ -89,7 +85,7 @@ def test_expired_code_is_refused(client: Client, sms: AliyunSmsFake, cadre: User
         traveller.shift(timedelta(seconds=301))
         response = client.post(CONFIRM, {"code": code})
         assert response.status_code == 302 and response["Location"] == REQUEST
-        assert _signed_in_as(client) is None
+        assert signed_in_as(client) is None
 
 
 def test_resend_at_most_once_a_minute_per_phone(
@@ -110,7 +106,7 @@ def test_resend_at_most_once_a_minute_per_phone(
         assert response.status_code == 302
         [_old, new] = _codes(sms)
         assert client.post(CONFIRM, {"code": new}).status_code == 302
-        assert _signed_in_as(client) == cadre.pk
+        assert signed_in_as(client) == cadre.pk
 
 
 def _normalised(html: str) -> str:

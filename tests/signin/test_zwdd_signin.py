@@ -17,6 +17,7 @@ from notifications.models import ChannelBinding
 from portal.models import AuditLog, User
 from tests.conftest import Zwdd
 from tests.factories import UserFactory
+from tests.signin.helpers import signed_in_as
 
 pytestmark = pytest.mark.django_db(transaction=False)
 CALLBACK = "/accounts/zwdd/login/callback/"
@@ -41,18 +42,13 @@ def _start(client: Client, zwdd_sso: Zwdd, next_url: str = "") -> str:
     return q["state"]
 
 
-def _signed_in_as(client: Client) -> int | None:
-    value = client.session.get("_auth_user_id")
-    return int(value) if value else None
-
-
 def test_first_scan_links_by_employee_code_then_by_account(
     client: Client, zwdd_sso: Zwdd, zwdd_cadre: User
 ) -> None:
     state = _start(client, zwdd_sso)
     response = client.get(CALLBACK, {"code": zwdd_sso.api.issue_code("10001"), "state": state})
     assert response.status_code == 302, response.content.decode()[:500]
-    assert _signed_in_as(client) == zwdd_cadre.pk
+    assert signed_in_as(client) == zwdd_cadre.pk
     account = SocialAccount.objects.get(provider="zwdd")
     assert (account.uid, account.user_id) == ("10001", zwdd_cadre.pk)
     # the accountId is the cadre's work-notice address from now on
@@ -69,7 +65,7 @@ def test_first_scan_links_by_employee_code_then_by_account(
     state = _start(other, zwdd_sso)
     response = other.get(CALLBACK, {"code": zwdd_sso.api.issue_code("10001"), "state": state})
     assert response.status_code == 302
-    assert _signed_in_as(other) == zwdd_cadre.pk
+    assert signed_in_as(other) == zwdd_cadre.pk
     # one app token for both sign-ins: fetched once, shared through Redis
     assert zwdd_sso.api.token_fetches == 1
 
@@ -90,7 +86,7 @@ def test_unknown_cadre_sees_whom_to_contact_and_no_account_is_made(
     assert response.status_code == 403
     text = response.content.decode()
     assert "未找到您的干部档案" in text and "省委组织部干部教育处" in text
-    assert _signed_in_as(client) is None
+    assert signed_in_as(client) is None
     assert not SocialAccount.objects.exists()
     assert User.objects.count() == 1
 
@@ -102,7 +98,7 @@ def test_deactivated_cadre_cannot_sign_in_first_or_later(
     state = _start(client, zwdd_sso)
     response = client.get(CALLBACK, {"code": zwdd_sso.api.issue_code("10001"), "state": state})
     assert response.status_code == 403 and "该账号已停用" in response.content.decode()
-    assert _signed_in_as(client) is None
+    assert signed_in_as(client) is None
 
     User.objects.filter(pk=zwdd_cadre.pk).update(is_active=True)
     state = _start(client, zwdd_sso)
@@ -111,7 +107,7 @@ def test_deactivated_cadre_cannot_sign_in_first_or_later(
     User.objects.filter(pk=zwdd_cadre.pk).update(is_active=False)
     state = _start(client, zwdd_sso)
     response = client.get(CALLBACK, {"code": zwdd_sso.api.issue_code("10001"), "state": state})
-    assert response.status_code == 403 and _signed_in_as(client) is None
+    assert response.status_code == 403 and signed_in_as(client) is None
 
 
 def test_two_accounts_claiming_one_employee_code_are_refused_and_logged(
@@ -125,10 +121,10 @@ def test_two_accounts_claiming_one_employee_code_are_refused_and_logged(
     response = client.get(CALLBACK, {"code": zwdd_sso.api.issue_code("30003"), "state": state})
     assert response.status_code == 403
     assert "已绑定其他浙政钉账号" in response.content.decode()
-    assert _signed_in_as(client) is None
+    assert signed_in_as(client) is None
     assert list(SocialAccount.objects.values_list("uid", flat=True)) == ["10001"]
     entry = AuditLog.objects.get(action="signin.zwdd_conflict")
-    assert entry.detail == {"employee_code": "GE_CADRE_1", "account_id": "30003"}
+    assert entry.detail == {"claim": "GE_CADRE_1", "account_id": "30003"}
 
 
 def test_tampered_replayed_or_missing_state_and_code_are_refused(
@@ -139,11 +135,11 @@ def test_tampered_replayed_or_missing_state_and_code_are_refused(
         CALLBACK, {"code": zwdd_sso.api.issue_code("10001"), "state": state + "x"}
     )
     assert tampered.status_code == 401 and "未能完成登录" in tampered.content.decode()
-    assert _signed_in_as(client) is None
+    assert signed_in_as(client) is None
     # another browser cannot use this browser's state
     stranger = Client()
     stolen = stranger.get(CALLBACK, {"code": zwdd_sso.api.issue_code("10001"), "state": state})
-    assert "未能完成登录" in stolen.content.decode() and _signed_in_as(stranger) is None
+    assert "未能完成登录" in stolen.content.decode() and signed_in_as(stranger) is None
     no_code = client.get(CALLBACK, {"state": state})
     assert "未能完成登录" in no_code.content.decode()
 
@@ -152,7 +148,7 @@ def test_tampered_replayed_or_missing_state_and_code_are_refused(
     assert client.get(CALLBACK, {"code": code, "state": state}).status_code == 302
     client.logout()
     replay = client.get(CALLBACK, {"code": code, "state": state})  # the state is spent
-    assert "未能完成登录" in replay.content.decode() and _signed_in_as(client) is None
+    assert "未能完成登录" in replay.content.decode() and signed_in_as(client) is None
     assert not zwdd_sso.api.calls("/rpc/oauth2/getuserinfo_bycode.json")[1:]  # one exchange only
 
 
@@ -164,7 +160,7 @@ def test_expired_or_used_code_asks_to_scan_again(
     response = client.get(CALLBACK, {"code": code, "state": state})
     assert response.status_code == 400
     assert "请重新扫码" in response.content.decode()
-    assert _signed_in_as(client) is None
+    assert signed_in_as(client) is None
     bad = client.get(CALLBACK, {"code": "<script>", "state": _start(client, zwdd_sso)})
     assert (
         bad.status_code == 400 and not zwdd_sso.api.calls("/rpc/oauth2/getuserinfo_bycode.json")[1:]
@@ -180,7 +176,7 @@ def test_revoked_app_token_is_fetched_again_once(
     zwdd_sso.api.inject("token_invalid")
     state = _start(client, zwdd_sso)
     response = client.get(CALLBACK, {"code": zwdd_sso.api.issue_code("10001"), "state": state})
-    assert response.status_code == 302 and _signed_in_as(client) == zwdd_cadre.pk
+    assert response.status_code == 302 and signed_in_as(client) == zwdd_cadre.pk
     assert zwdd_sso.api.token_fetches == 2
 
 
@@ -198,7 +194,7 @@ def test_wrong_secret_is_a_logged_configuration_error_and_a_polite_page(
     assert response.status_code == 503
     assert "浙政钉登录暂不可用" in response.content.decode()
     assert any("misconfigured" in r.getMessage() for r in caplog.records)
-    assert not SocialAccount.objects.exists() and _signed_in_as(client) is None
+    assert not SocialAccount.objects.exists() and signed_in_as(client) is None
 
 
 @pytest.mark.parametrize("fault", ["html", "timeout", "5xx"])
@@ -212,7 +208,7 @@ def test_platform_that_answers_html_or_nothing_leaves_nothing_half_linked(
     assert "请稍后重试" in response.content.decode() or "稍后" in response.content.decode()
     assert not SocialAccount.objects.exists()
     assert not ChannelBinding.objects.exists()
-    assert _signed_in_as(client) is None
+    assert signed_in_as(client) is None
 
 
 def test_in_app_auth_code_signs_in_and_keeps_the_lecture_link(
@@ -226,13 +222,13 @@ def test_in_app_auth_code_signs_in_and_keeps_the_lecture_link(
         {"authCode": zwdd_sso.api.issue_code("10001"), "next": "/lectures/1/live/"},
     )
     assert response.status_code == 302 and response["Location"] == "/lectures/1/live/"
-    assert _signed_in_as(client) == zwdd_cadre.pk
+    assert signed_in_as(client) == zwdd_cadre.pk
     call = zwdd_sso.api.calls("/rpc/oauth2/dingtalk_app_user.json")[0]
     assert set(call.form()) == {"access_token", "auth_code"}
     # a used authCode does not sign in again
     client.logout()
     again = client.post("/accounts/zwdd/login/app/", {"authCode": call.form()["auth_code"]})
-    assert again.status_code == 400 and _signed_in_as(client) is None
+    assert again.status_code == 400 and signed_in_as(client) is None
     # the exchange is a POST with the page's CSRF token
     strict = Client(enforce_csrf_checks=True)
     assert strict.post("/accounts/zwdd/login/app/", {"authCode": "x"}).status_code == 403
