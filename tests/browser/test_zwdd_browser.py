@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Browser, ViewportSize
+from pytest_django.fixtures import Settings as SettingsWrapper
 from pytest_django.live_server_helper import LiveServer
 
+from courses.models import Lecture
+from courses.services import enrolment_create
 from portal.models import User
 from tests.browser.conftest import axe_violations, new_page, screenshot
 from tests.conftest import Zwdd
@@ -73,3 +76,29 @@ def test_unmatched_cadre_sees_the_contact_page_in_the_browser(
     assert page.locator("h1").inner_text() == "未找到您的干部档案"
     assert axe_violations(page) == []
     page.context.close()
+
+
+def test_in_the_zwdd_app_the_notice_link_opens_the_live_room_signed_in(
+    browser: Browser,
+    live_server: LiveServer,
+    zwdd_sso: Zwdd,
+    zwdd_cadre: User,
+    lecture: Lecture,
+    settings: SettingsWrapper,
+) -> None:
+    enrolment_create(user=zwdd_cadre, programme=lecture.programme)
+    settings.ZWDD_JSAPI_URL = f"{zwdd_sso.login.url}/jsapi.js"
+    zwdd_sso.login.app_account = "10001"
+    context = browser.new_context(
+        user_agent="Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 Mobile TaurusApp/2.9.0",
+        viewport={"width": 360, "height": 740},
+        locale="zh-CN",
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    room = f"/lectures/{lecture.pk}/live/"
+    page.goto(f"{live_server.url}{room}")  # the link of the work notice
+    page.wait_for_url(f"{live_server.url}{room}")
+    assert len(zwdd_sso.api.calls("/rpc/oauth2/dingtalk_app_user.json")) == 1
+    assert page.locator("#live-title").inner_text() == lecture.title  # in the room, signed in
+    context.close()

@@ -214,7 +214,23 @@ class ZwddLoginFake(FakeServer):
         super().__init__(**kwargs)
         self.platform = platform
 
+    #: the 浙政钉 app's signed-in user, for the JSAPI's getAuthCode (免登); None: no app
+    app_account: str | None = None
+
+    def _jsapi(self) -> Reply:
+        """A stand-in for the platform's JSAPI script, as the 浙政钉 app's container answers
+        ``dd.getAuthCode`` for its signed-in user (the native bridge is the boundary)."""
+        code = self.platform.issue_code(self.app_account) if self.app_account else ""
+        script = (
+            "window.dd = {getAuthCode: function () { return Promise.resolve({code: "
+            + json.dumps(code)
+            + "}); }};"
+        )
+        return Reply(200, raw=script.encode(), headers={"Content-Type": "application/javascript"})
+
     def route(self, rec: Recorded, fault: str | None) -> Reply:
+        if rec.path == "/jsapi.js":
+            return self._jsapi()
         if rec.path != "/oauth2/auth.htm":
             return Reply(404, raw=b"not found", headers={"Content-Type": "text/plain"})
         q = rec.query
