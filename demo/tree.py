@@ -14,10 +14,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.db.models import F
-
 from demo import places
 from portal.models import OrgUnit
+from portal.tree import child_path, last_child_positions, numchild_grow
 
 TREE_SEED = 330000
 
@@ -159,13 +158,12 @@ class MergeResult:
 def tree_merge(root: NodeSpec) -> MergeResult:
     """Insert the missing part of ``root`` and fill in ``path`` on every spec node."""
     children_of: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)
-    last_pos: dict[str, int] = defaultdict(int)
+    last_pos = last_child_positions()
     codes: dict[str, str] = {}
     steplen = OrgUnit.steplen
     for path, name, kind, code in OrgUnit.objects.values_list("path", "name", "kind", "code"):
         parent = path[:-steplen]
         children_of[parent].setdefault((name, kind), path)
-        last_pos[parent] = max(last_pos[parent], OrgUnit._str2int(path[-steplen:]))
         if code:
             codes[code] = path
 
@@ -184,8 +182,7 @@ def tree_merge(root: NodeSpec) -> MergeResult:
                 path = children_of[parent_path].get((node.name, node.kind))
         is_new = path is None
         if path is None:
-            last_pos[parent_path] += 1
-            path = OrgUnit._get_path(parent_path, depth, last_pos[parent_path])
+            path, _depth = child_path(parent_path=parent_path, last=last_pos)
             code = node.code
             if code and code in codes:
                 dropped.append(code)
@@ -212,9 +209,5 @@ def tree_merge(root: NodeSpec) -> MergeResult:
 
     place(root, "", 1, False)
     OrgUnit.objects.bulk_create(new_rows, batch_size=5000)
-    by_increment: dict[int, list[str]] = defaultdict(list)
-    for path, added in grown.items():
-        by_increment[added].append(path)
-    for added, paths in by_increment.items():
-        OrgUnit.objects.filter(path__in=paths).update(numchild=F("numchild") + added)
+    numchild_grow(grown)
     return MergeResult(created=len(new_rows), existing=existing, codes_dropped=dropped)

@@ -96,7 +96,7 @@ class Store(Protocol):
     def series_get(self, *, lecture_id: int) -> list[tuple[int, int]]: ...
     def status_swap(self, *, lecture_id: int, status: str) -> str | None: ...
     def channel(self, *, lecture_id: int) -> str: ...
-    def revoke(self, *, user_id: int) -> None: ...
+    def revoke(self, *, user_ids: Iterable[int]) -> None: ...
     def revoked_since(self, *, since: float) -> set[int]: ...
 
 
@@ -210,10 +210,11 @@ class MemoryStore:
             self._status[lecture_id] = status
             return old
 
-    def revoke(self, *, user_id: int) -> None:
+    def revoke(self, *, user_ids: Iterable[int]) -> None:
         now = time.time()
         with self._lock:
-            self._revoked[user_id] = now
+            for user_id in user_ids:
+                self._revoked[user_id] = now
             for uid in [u for u, at in self._revoked.items() if at < now - REVOKED_KEEP_SECONDS]:
                 del self._revoked[uid]
 
@@ -415,11 +416,14 @@ class RedisStore:
         )
         return old.decode() if old is not None else None
 
-    def revoke(self, *, user_id: int) -> None:
+    def revoke(self, *, user_ids: Iterable[int]) -> None:
         now = time.time()
         key = self._k("revoked", "users")
+        members = {str(uid): now for uid in user_ids}
+        if not members:
+            return
         pipe = self.client.pipeline(transaction=False)
-        pipe.zadd(key, {str(user_id): now})
+        pipe.zadd(key, members)
         pipe.zremrangebyscore(key, "-inf", now - REVOKED_KEEP_SECONDS)
         pipe.expire(key, REVOKED_KEEP_SECONDS)
         pipe.execute()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -59,6 +60,15 @@ class OrgUnit(MP_Node):
         validators=[unit_code_validator],
         help_text=_("The 12-digit administrative division code, where one exists."),
     )
+    # The organisation departments' own unit code (单位编码): the key of the directory import.
+    directory_code = models.CharField(
+        _("unit code (directory)"),
+        max_length=64,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("单位编码 in the directory files; set by the import."),
+    )
 
     class Meta:
         verbose_name = _("organisation unit")
@@ -112,6 +122,13 @@ class User(AbstractUser):
         related_name="members",
     )
     job_title = models.CharField(_("position"), max_length=100, blank=True)
+    # 干部编号: the key of a cadre in the directory import (issue 14); empty for staff made
+    # by hand.
+    cadre_no = models.CharField(
+        _("cadre number"), max_length=32, unique=True, null=True, blank=True
+    )
+    # db_default: bulk loaders (the demo seeder's COPY) need not name it
+    rank = models.CharField(_("rank"), max_length=50, blank=True, default="", db_default="")  # 职级
     # The 浙政钉 employee code (from the directory import): a first 浙政钉 sign-in is
     # linked to the cadre by it; afterwards by the bound accountId (signin/).
     zwdd_employee_code = models.CharField(
@@ -150,6 +167,19 @@ class User(AbstractUser):
     @property
     def masked_phone(self) -> str:
         return mask_phone(self.phone)
+
+
+_PHONE_SEPARATORS = re.compile(r"[\s\-()]")
+
+
+def phone_normalise(value: str) -> str:
+    """``+86 138-1234-5678`` → ``13812345678`` (anything else is returned stripped)."""
+    digits = _PHONE_SEPARATORS.sub("", value or "")
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            digits = digits[len(prefix) :]
+            break
+    return digits
 
 
 def mask_phone(phone: str | None) -> str:

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "signin.zwdd",  # the allauth provider ``zwdd`` (allauth finds it as an installed app)
     "signin.dingtalk",  # allauth's ``dingtalk`` with hosts from settings
     "signin.weixin",  # allauth's ``weixin`` for binding the notices' WeChat openid
+    "directory",
     "demo",
 ]
 

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import phone_validator
-
-_SEPARATORS = re.compile(r"[\s\-()]")
-
-
-def phone_normalise(value: str) -> str:
-    """``+86 138-1234-5678`` → ``13812345678`` (anything else is returned stripped)."""
-    digits = _SEPARATORS.sub("", value or "")
-    for prefix in ("+86", "0086"):
-        if digits.startswith(prefix):
-            digits = digits[len(prefix) :]
-            break
-    return digits
+from portal.models import phone_normalise, phone_validator
 
 
 class MainlandPhoneField(forms.CharField):

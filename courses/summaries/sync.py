@@ -414,19 +414,30 @@ def _enrolment_sync(programme_id: int, rows: QuerySet[Enrolment]) -> int:
 
 def summaries_sync_user(*, user_id: int) -> None:
     """After a cadre moved to another unit: move their counts along."""
+    summaries_sync_users(user_ids=[user_id])
+
+
+def summaries_sync_users(*, user_ids: Sequence[int]) -> None:
+    """After cadres moved to other units (a directory import): move their counts along,
+    one pass per lecture and programme they have rows in."""
+    if not user_ids:
+        return
+    by_lecture: dict[int, list[int]] = {}
+    by_programme: dict[int, list[int]] = {}
     with transaction.atomic():
-        for lecture_id in (
-            Attendance.objects.filter(user_id=user_id)
-            .values_list("lecture_id", flat=True)
-            .order_by("lecture_id")
-        ):
-            attendance_summaries_sync(lecture_id=lecture_id, user_ids=[user_id])
-        for programme_id in (
-            Enrolment.objects.filter(user_id=user_id)
-            .values_list("programme_id", flat=True)
-            .order_by("programme_id")
-        ):
-            enrolment_summaries_sync(programme_id=programme_id, user_ids=[user_id])
+        for chunk in _chunks(user_ids):
+            for lecture_id, uid in Attendance.objects.filter(user_id__in=chunk).values_list(
+                "lecture_id", "user_id"
+            ):
+                by_lecture.setdefault(lecture_id, []).append(uid)
+            for programme_id, uid in Enrolment.objects.filter(user_id__in=chunk).values_list(
+                "programme_id", "user_id"
+            ):
+                by_programme.setdefault(programme_id, []).append(uid)
+        for lecture_id in sorted(by_lecture):
+            attendance_summaries_sync(lecture_id=lecture_id, user_ids=by_lecture[lecture_id])
+        for programme_id in sorted(by_programme):
+            enrolment_summaries_sync(programme_id=programme_id, user_ids=by_programme[programme_id])
     headcounts_changed()
 
 

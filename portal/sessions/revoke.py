@@ -9,11 +9,14 @@ within ``LIVE_VIEWERS_INTERVAL_SECONDS``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import timedelta
 from importlib import import_module
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from portal.models import User, UserSession, user_sessions_ended
 
@@ -30,6 +33,12 @@ def user_session_record(sender: Any, request: Any, user: User, **kwargs: Any) ->
     UserSession.objects.update_or_create(
         session_key=session.session_key, defaults={"user_id": user.pk}
     )
+    # Sessions that expired on their own leave their row; drop this user's old ones here
+    # (no session lives longer than the longest lifetime).
+    longest = max(settings.CADRE_SESSION_SECONDS, settings.STAFF_SESSION_MAX_SECONDS)
+    UserSession.objects.filter(
+        user_id=user.pk, created_at__lt=timezone.now() - timedelta(seconds=longest)
+    ).delete()
 
 
 def user_session_forget(sender: Any, request: Any, user: User | None, **kwargs: Any) -> None:
@@ -41,14 +50,25 @@ def user_session_forget(sender: Any, request: Any, user: User | None, **kwargs: 
 
 def user_sessions_end(*, user_id: int, reason: str) -> int:
     """Delete every recorded session of the user; returns how many."""
+    return user_sessions_end_many(user_ids=[user_id], reason=reason)
+
+
+def user_sessions_end_many(*, user_ids: Sequence[int], reason: str) -> int:
+    """``user_sessions_end`` for many users at once (a directory import deactivating a
+    unit's leavers): one query for their sessions, one signal after commit."""
+    if not user_ids:
+        return 0
     store_class = import_module(settings.SESSION_ENGINE).SessionStore
-    keys = list(UserSession.objects.filter(user_id=user_id).values_list("session_key", flat=True))
+    keys = list(
+        UserSession.objects.filter(user_id__in=user_ids).values_list("session_key", flat=True)
+    )
     for key in keys:
         store_class(session_key=key).delete(key)
-    UserSession.objects.filter(user_id=user_id, session_key__in=keys).delete()
-    logger.info("ended %d session(s) of user %s (%s)", len(keys), user_id, reason)
+    UserSession.objects.filter(session_key__in=keys).delete()
+    logger.info("ended %d session(s) of %d user(s) (%s)", len(keys), len(user_ids), reason)
+    ids = list(user_ids)
     transaction.on_commit(
-        lambda: user_sessions_ended.send(sender=User, user_id=user_id, reason=reason)
+        lambda: user_sessions_ended.send(sender=User, user_ids=ids, reason=reason)
     )
     return len(keys)
 
@@ -66,6 +86,6 @@ def user_access_changed(sender: Any, instance: User, created: bool, **kwargs: An
     elif old_password != instance.password:
         transaction.on_commit(
             lambda: user_sessions_ended.send(
-                sender=User, user_id=instance.pk, reason="password_changed"
+                sender=User, user_ids=[instance.pk], reason="password_changed"
             )
         )

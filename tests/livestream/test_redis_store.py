@@ -179,8 +179,8 @@ def test_revocations_are_shared_and_read_by_time(redis_store):
     import time
 
     before = time.time()
-    redis_store.revoke(user_id=7)
-    redis_store.revoke(user_id=9)
+    redis_store.revoke(user_ids=[7])
+    redis_store.revoke(user_ids=[9])
     assert redis_store.revoked_since(since=before - 1) == {7, 9}
     assert redis_store.revoked_since(since=time.time() + 1) == set()
     other = RedisStore(redis_store.url, redis_store.prefix)  # another process

@@ -3,10 +3,12 @@ that device's (portal/sessions/revoke.py)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from portal.models import User, UserSession, user_sessions_ended
 
@@ -44,7 +46,7 @@ def test_deactivation_ends_all_sessions(
         user_sessions_ended.disconnect(_receiver)
     assert not _open(phone) and not _open(desktop)
     assert not UserSession.objects.filter(user=cadre).exists()
-    assert [(r["user_id"], r["reason"]) for r in received] == [(cadre.pk, "deactivated")]
+    assert [(r["user_ids"], r["reason"]) for r in received] == [([cadre.pk], "deactivated")]
 
 
 def test_sign_out_forgets_only_that_session(cadre: User) -> None:
@@ -60,3 +62,10 @@ def test_other_saves_end_nothing(cadre: User) -> None:
     user.full_name = "张三丰"
     user.save()
     assert _open(client)
+
+
+def test_rows_of_long_expired_sessions_are_dropped_at_the_next_sign_in(cadre: User) -> None:
+    _sign_in(cadre)
+    UserSession.objects.filter(user=cadre).update(created_at=timezone.now() - timedelta(days=30))
+    _sign_in(cadre)
+    assert UserSession.objects.filter(user=cadre).count() == 1
