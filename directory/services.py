@@ -12,16 +12,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from courses.summaries.sync import summaries_sync_users
 from directory import cadres, units
+from directory.models import DirectoryImport
 from directory.reading import FileUnreadable, table_open
 from directory.report import ImportResult, RowError
 from portal.models import OrgUnit, User
-from portal.scopes import Scope
+from portal.scopes import Capability, Scope, scope_for
 from portal.services import audit_log_write
 from portal.sessions.revoke import user_sessions_end_many
 
@@ -134,3 +139,97 @@ def _cadres(
             len(applied.moved_ids),
             len(applied.deactivated_ids),
         )
+
+
+# -- uploads in the admin -----------------------------------------------------------------
+
+
+def upload_progress_key(import_id: int) -> str:
+    return f"zx:directory:{import_id}:rows"
+
+
+def directory_upload_create(
+    *, by: User, kind: str, upload: Any, deactivate_missing: bool
+) -> DirectoryImport:
+    """Record an organiser's file and check it in the background (nothing is applied)."""
+    scope = _upload_scope(by)
+    unit = None if scope is None else OrgUnit.objects.filter(path=scope.paths[0]).first()
+    row = DirectoryImport.objects.create(
+        kind=kind,
+        file=upload,
+        file_name=str(getattr(upload, "name", "file"))[:200],
+        deactivate_missing=deactivate_missing,
+        by=by,
+        unit=unit,
+    )
+    audit_log_write(user=by, action="directory.upload", target=row, detail={"kind": kind})
+    from directory.tasks import directory_upload_check_task
+
+    transaction.on_commit(lambda: directory_upload_check_task.delay(row.pk))
+    return row
+
+
+def directory_upload_confirm(*, row: DirectoryImport, by: User) -> bool:
+    """Apply a checked file (once: a second confirmation is a no-op)."""
+    claimed = DirectoryImport.objects.filter(
+        pk=row.pk, status=DirectoryImport.Status.CHECKED
+    ).update(status=DirectoryImport.Status.APPLYING)
+    if not claimed:
+        return False
+    audit_log_write(user=by, action="directory.confirm", target=row, detail={})
+    from directory.tasks import directory_upload_apply_task
+
+    transaction.on_commit(lambda: directory_upload_apply_task.delay(row.pk))
+    return True
+
+
+def _upload_scope(user: User) -> Scope | None:
+    if user.is_superuser:
+        return None
+    scope = scope_for(user=user, capability=Capability.MANAGE_PROGRAMMES)
+    if scope.is_empty:
+        raise PermissionDenied("no area to import into")
+    return scope
+
+
+def directory_upload_run(*, import_id: int, apply: bool) -> None:
+    """The check (``apply=False``) or the import of an uploaded file (a Celery task's body;
+    running it again for a finished row does nothing)."""
+    row = DirectoryImport.objects.select_related("by").get(pk=import_id)
+    wanted = DirectoryImport.Status.APPLYING if apply else DirectoryImport.Status.CHECKING
+    if row.status != wanted or row.by is None:
+        return
+    key = upload_progress_key(import_id)
+    cache.set(key, 0, 3600)
+
+    def progress(rows: int) -> None:
+        cache.set(key, rows, 3600)
+
+    try:
+        result = directory_import(
+            kind=row.kind,
+            path=Path(row.file.path),
+            dry_run=not apply,
+            deactivate_missing=row.deactivate_missing,
+            scope=_upload_scope(row.by),
+            by=row.by,
+            progress=progress,
+        )
+    except Exception:
+        logger.exception("directory: import %s failed", import_id)
+        DirectoryImport.objects.filter(pk=import_id).update(status=DirectoryImport.Status.FAILED)
+        raise
+    cache.set(key, result.rows, 3600)
+    if result.errors:
+        status = DirectoryImport.Status.REJECTED
+    elif apply:
+        status = DirectoryImport.Status.APPLIED
+    else:
+        status = DirectoryImport.Status.CHECKED
+    DirectoryImport.objects.filter(pk=import_id).update(
+        status=status,
+        counts=result.counts(),
+        errors=[[e.line, e.column, e.reason] for e in result.errors[: DirectoryImport.ERRORS_KEPT]],
+        error_count=len(result.errors),
+        applied_at=timezone.now() if apply and not result.errors else None,
+    )

@@ -48,6 +48,9 @@ ORGANISER_PERMISSIONS: tuple[str, ...] = (
     "notifications.change_rankingsubscription",
     "notifications.delete_rankingsubscription",
     "notifications.view_rankingsubscription",
+    # Directory files for their own subtree (directory admin: check, confirm, apply).
+    "directory.add_directoryimport",
+    "directory.view_directoryimport",
 )
 
 

@@ -308,6 +308,8 @@ ZWDD_HTTP_TIMEOUT = env.float("ZWDD_HTTP_TIMEOUT", default=5.0)
 # The platform's JSAPI script for 免登 inside the 浙政钉 app (not on npm with a licence we
 # can vendor, so loaded from the address the platform gives the app); empty: off.
 ZWDD_JSAPI_URL = env.str("ZWDD_JSAPI_URL", default="")
+# Directory files uploaded in the admin (personal data: outside MEDIA_ROOT, not served).
+DIRECTORY_UPLOAD_ROOT = env.str("DIRECTORY_UPLOAD_ROOT", default=str(VAR_DIR / "directory-uploads"))
 # Who a cadre without a directory record should contact (shown on the refusal page).
 SIGNIN_CONTACT = env.str("SIGNIN_CONTACT", default="")
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
