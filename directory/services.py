@@ -41,9 +41,11 @@ class _Rollback(Exception):
 def _unit_codes(scope: Scope | None) -> tuple[dict[str, int], set[str]]:
     inside: dict[str, int] = {}
     outside: set[str] = set()
-    for pk, code, path in OrgUnit.objects.exclude(directory_code=None).values_list(
-        "pk", "directory_code", "path"
+    for pk, code, path in OrgUnit.objects.annotate(key=units.unit_keys()).values_list(
+        "pk", "key", "path"
     ):
+        if not code:
+            continue
         if scope is None or scope.contains_path(path):
             inside[code] = pk
         else:

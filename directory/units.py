@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from directory.cadres import header_errors
@@ -55,9 +57,17 @@ class _Existing:
     parent: str  # the parent's directory code ('' for a root or a parent without one)
 
 
+def unit_keys() -> Coalesce:
+    """A unit's key in directory files: its 单位编码, else its 12-digit administrative code
+    (so a first import adopts a tree made before, e.g. by hand or by the demo seeder)."""
+    return Coalesce("directory_code", "code")
+
+
 def _existing() -> dict[str, _Existing]:
     step = OrgUnit.steplen
-    rows = list(OrgUnit.objects.values_list("pk", "path", "name", "kind", "directory_code"))
+    rows = list(
+        OrgUnit.objects.annotate(key=unit_keys()).values_list("pk", "path", "name", "kind", "key")
+    )
     code_of = {path: code or "" for _pk, path, _n, _k, code in rows}
     return {
         code: _Existing(pk, path, name, kind, code_of.get(path[:-step], ""))
@@ -229,6 +239,9 @@ def _classify_and_apply(
     if dry_run:
         return
     with transaction.atomic():
+        # units known by their administrative code take the file's key from now on
+        keys = [r.code for r in rows.values()] + [r.parent for r in rows.values() if r.parent]
+        OrgUnit.objects.filter(directory_code=None, code__in=keys).update(directory_code=F("code"))
         for row in edits + moves:
             OrgUnit.objects.filter(pk=existing[row.code].pk).update(name=row.name, kind=row.kind)
         for row in moves:
@@ -254,7 +267,11 @@ def _insert(new: list[_Row], rows: dict[str, _Row]) -> None:
     """New units in bulk, parents first, with treebeard's materialised paths."""
     if not new:
         return
-    paths = dict(OrgUnit.objects.exclude(directory_code=None).values_list("directory_code", "path"))
+    paths = {
+        key: path
+        for key, path in OrgUnit.objects.annotate(key=unit_keys()).values_list("key", "path")
+        if key
+    }
     existing_paths = set(OrgUnit.objects.values_list("path", flat=True))
     last = last_child_positions()
     pending = {r.code: r for r in new}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from portal.models import OrgUnit
+from tests.conftest import Tree
 from tests.directory.test_import_cadres import run, write_csv
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +121,29 @@ def test_bad_unit_rows_are_reported_and_nothing_changes(tmp_path: Path, db: None
         ["10", "单位类型", "只有省级单位可以没有上级单位。"],
     ]
     assert not OrgUnit.objects.exists()
+
+
+def test_a_tree_made_before_is_adopted_by_its_administrative_codes(
+    tmp_path: Path, tree: Tree
+) -> None:
+    rows = [
+        HEADER,
+        ["330000000000", "浙江省", "", "省"],
+        ["330106000000", "西湖区", "330100000000", "县"],
+        ["330106004000", "灵隐街道", "330106000000", "乡"],
+        ["330106004099", "新村", "330106004000", "村"],
+    ]
+    status, out = run("--kind", "units", str(write_csv(tmp_path / "adopt.csv", rows)))
+    assert status == 0, out
+    assert out.strip().splitlines()[-1] == (
+        "created=1 updated=0 moved=0 deactivated=0 unchanged=3 errors=0"
+    )
+    assert OrgUnit.objects.get(directory_code="330106004000").pk == tree.lingyin.pk
+    assert OrgUnit.get_root_nodes().count() == 1  # no second province
+    new = OrgUnit.objects.get(directory_code="330106004099")
+    assert new.get_parent() == tree.lingyin
+    cadres = [
+        ["干部编号", "姓名", "手机号", "单位编码"],
+        ["A1", "张三", "", "330203000000"],  # 海曙区 by its administrative code
+    ]
+    assert run("--kind", "cadres", str(write_csv(tmp_path / "c.csv", cadres)))[0] == 0
