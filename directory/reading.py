@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -23,6 +24,8 @@ class Table:
     header: list[str]
     rows: Iterator[tuple[int, list[str]]]  # (line number, cells); the header is line 1
     encoding: str
+    # How far through the file the reading is (0–1), for a progress estimate; None: unknown.
+    done_fraction: Callable[[], float | None] = lambda: None
 
 
 def csv_encoding(head: bytes) -> str:
@@ -53,7 +56,9 @@ def _numbered(rows: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
 def _open_csv(path: Path) -> Table:
     with path.open("rb") as probe:
         encoding = csv_encoding(probe.read(SNIFF_BYTES))
-    stream: IO[str] = open(path, encoding=encoding, newline="", errors="strict")
+    raw = path.open("rb")  # closed with the stream when the rows are exhausted
+    size = max(path.stat().st_size, 1)
+    stream: IO[str] = io.TextIOWrapper(raw, encoding=encoding, newline="", errors="strict")
     reader = csv.reader(stream)
     try:
         header = [_cell(c) for c in next(reader, [])]
@@ -70,7 +75,15 @@ def _open_csv(path: Path) -> Table:
         finally:
             stream.close()
 
-    return Table(header, _numbered(rows()), encoding)
+    def fraction() -> float | None:
+        if raw.closed:
+            return 1.0  # read to the end
+        try:
+            return min(1.0, raw.tell() / size)
+        except (OSError, ValueError):
+            return None
+
+    return Table(header, _numbered(rows()), encoding, fraction)
 
 
 def _open_xlsx(path: Path) -> Table:
@@ -91,7 +104,19 @@ def _open_xlsx(path: Path) -> Table:
         finally:
             book.close()
 
-    return Table(header, _numbered(rows()), "xlsx")
+    total = sheet.max_row or 0  # from the sheet's <dimension>, when the writer set it
+    numbered = _numbered(rows())
+    seen = [0]
+
+    def counted() -> Iterator[tuple[int, list[str]]]:
+        for line, cells in numbered:
+            seen[0] = line
+            yield line, cells
+
+    def fraction() -> float | None:
+        return min(1.0, seen[0] / total) if total > 1 else None
+
+    return Table(header, counted(), "xlsx", fraction)
 
 
 def table_open(path: Path) -> Table:

@@ -61,7 +61,7 @@ def directory_import(
     deactivate_missing: bool = False,
     scope: Scope | None = None,
     by: User | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, float | None], None] | None = None,
 ) -> ImportResult:
     """Import a units or cadres file (``.csv`` or ``.xlsx``). ``scope``: the importer's
     area (rows outside it are errors); None for an operator at the command line."""
@@ -75,12 +75,19 @@ def directory_import(
     except FileUnreadable as exc:
         result.errors.append(RowError(1, "", _("The file cannot be read: %(why)s") % {"why": exc}))
         return result
+    tick: Callable[[int], None] | None = None
+    if progress is not None:
+        report = progress
+
+        def tick(rows: int) -> None:
+            report(rows, table.done_fraction())
+
     try:
         if kind == "cadres":
-            _cadres(table, result, dry_run, deactivate_missing, scope, progress)
+            _cadres(table, result, dry_run, deactivate_missing, scope, tick)
         else:
             units.units_import(
-                table=table, result=result, dry_run=dry_run, scope=scope, progress=progress
+                table=table, result=result, dry_run=dry_run, scope=scope, progress=tick
             )
     except FileUnreadable as exc:
         result.errors.append(RowError(1, "", _("The file cannot be read: %(why)s") % {"why": exc}))
@@ -204,7 +211,7 @@ def directory_upload_run(*, import_id: int, apply: bool) -> None:
     key = upload_progress_key(import_id)
     cache.set(key, 0, 3600)
 
-    def progress(rows: int) -> None:
+    def progress(rows: int, fraction: float | None) -> None:
         cache.set(key, rows, 3600)
 
     try:

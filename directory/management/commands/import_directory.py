@@ -38,11 +38,16 @@ class Command(BaseCommand):
         started = time.monotonic()
         tty = sys.stderr.isatty()
 
-        def progress(rows: int) -> None:
-            if tty:
-                rate = rows / max(time.monotonic() - started, 1e-6)
-                sys.stderr.write(f"\r{rows:>9,} rows  {rate:>9,.0f} rows/s")
-                sys.stderr.flush()
+        def progress(rows: int, fraction: float | None) -> None:
+            if not tty:
+                return
+            elapsed = max(time.monotonic() - started, 1e-6)
+            line = f"\r{rows:>9,} rows  {rows / elapsed:>9,.0f} rows/s"
+            if fraction:
+                eta = elapsed * (1 - fraction) / fraction
+                line += f"  {fraction:>4.0%}  ETA {eta:>4.0f} s"
+            sys.stderr.write(line)
+            sys.stderr.flush()
 
         result = directory_import(
             kind=options["kind"],
