@@ -10,8 +10,9 @@ set -euo pipefail
 
 # chromium + a CJK font: browser tests and their screenshots (without a CJK font, Chinese
 # pages render as boxes); gettext: compilemessages; docker-compose: the compose file check;
-# nginx + pgbouncer: make serve's production topology (and its test).
-PACKAGES=(chromium fonts-wqy-microhei gettext docker-compose make nginx pgbouncer)
+# nginx + pgbouncer: make serve's production topology (and its test); libreoffice-calc-nogui:
+# our XLSX files opened headless as users open them.
+PACKAGES=(chromium fonts-wqy-microhei gettext docker-compose make nginx pgbouncer libreoffice-calc-nogui)
 
 mode="${1:-install}"
 case "$mode" in
