@@ -279,12 +279,6 @@ class Hub:
             if sink.lecture_id in self._subscribed:
                 self.loop.create_task(self._unsubscribe(sink.lecture_id))
 
-    def local_viewers(self, lecture_id: int) -> int:
-        return len(self.local_user_ids(lecture_id))
-
-    def local_user_ids(self, lecture_id: int) -> set[int]:
-        return {s.user_id for s in self.rooms.get(lecture_id, ())}
-
     def local_user_units(self, lecture_id: int) -> dict[int, int | None]:
         """This process's viewers of the lecture and their units (user id → unit id)."""
         return {s.user_id: s.unit_id for s in self.rooms.get(lecture_id, ())}

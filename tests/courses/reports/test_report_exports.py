@@ -26,6 +26,7 @@ from portal.exports import (
 )
 from portal.models import AuditLog, User
 from tests.courses.reports.test_reports import URL, Data, data, page_table  # noqa: F401
+from tests.libreoffice import libreoffice_sheets
 
 pytestmark = pytest.mark.django_db
 
@@ -252,6 +253,21 @@ def test_cli_csv_and_xlsx(data: Data, school_staff: User, tmp_path: Path) -> Non
     assert all(_same(list(v), r) for v, r in zip(values[1:], rows[1:], strict=True))
     assert AuditLog.objects.filter(action="report.export.attendance").count() == 2
     assert AuditLog.objects.filter(user=school_staff, detail__format="csv").exists()
+
+
+@pytest.mark.slow
+def test_libreoffice_opens_the_xlsx_report(data: Data, tmp_path: Path) -> None:
+    """Users open the report in Excel, WPS or LibreOffice: LibreOffice reads the same rows."""
+    text = _cli("--lecture", str(data.first.pk), "--unit", data.tree.xihu.code, "--format", "csv")
+    rows = _csv_rows(text.encode())
+    target = tmp_path / "report.xlsx"
+    _cli(
+        "--lecture", str(data.first.pk), "--unit", data.tree.xihu.code,
+        "--format", "xlsx", "--output", str(target),
+    )  # fmt: skip
+    [sheet] = libreoffice_sheets(target, tmp_path)
+    assert sheet[0] == rows[0]  # the Chinese header
+    assert [r[0] for r in sheet[1:]] == [r[0] for r in rows[1:]]  # units and 合计
 
 
 @pytest.mark.parametrize(
