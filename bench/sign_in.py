@@ -51,9 +51,9 @@ TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every live process in the process group (``/proc``)."""
-    total = 0
+def group_cpu_by_pid(pgid: int) -> dict[int, float]:
+    """User + system CPU seconds of every live process in the process group (``/proc``)."""
+    found: dict[int, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -62,8 +62,15 @@ def group_cpu_seconds(pgid: int) -> float:
         except OSError:
             continue
         if int(fields[2]) == pgid:  # field 5 of stat: the process group
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLK_TCK
+            found[int(entry)] = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+    return found
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two readings: processes alive at both (their growth) plus those
+    started since. A process that exited meanwhile is not counted (an undercount, never a
+    negative figure: Celery and the supervisor may restart workers)."""
+    return sum(max(0.0, cpu - before.get(pid, 0.0)) for pid, cpu in after.items())
 
 
 async def _run(
@@ -83,10 +90,10 @@ async def _run(
                 ok = False
             outcomes["signed_in" if ok and "sessionid" in http.cookies else "other"] += 1
 
-    cpu_before, started = group_cpu_seconds(pgid), time.monotonic()
+    cpu_before, started = group_cpu_by_pid(pgid), time.monotonic()
     await asyncio.gather(*(wrapped(i) for i in range(count)))
     seconds = time.monotonic() - started
-    cpu = group_cpu_seconds(pgid) - cpu_before
+    cpu = cpu_used(cpu_before, group_cpu_by_pid(pgid))
     return {
         **outcomes,
         "seconds": round(seconds, 1),
