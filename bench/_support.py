@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def recreate_database(url: str, *, create: bool = True) -> None:
@@ -74,3 +81,68 @@ def start_redis(*, purpose: str) -> tuple[subprocess.Popen[bytes], str, str]:
         except OSError:
             time.sleep(0.05)
     return proc, f"redis://127.0.0.1:{port}", folder
+
+
+@dataclass
+class Served:
+    """``scripts/serve.sh`` (``make serve``) running in its own process group."""
+
+    process: subprocess.Popen[bytes]
+    base: str  # http://127.0.0.1:PORT (nginx)
+    folder: Path
+    log: IO[str]
+
+
+def serve_start(
+    *, env: dict[str, str], prefix: str, web: int, web_base_port: int, **extra: str
+) -> Served:
+    """Start the production topology on free ports with its own static/media folders and
+    wait (up to 180 s) until ``/healthz/`` answers 200."""
+    import httpx
+
+    port, folder = free_port(), Path(f"/tmp/{prefix}-{uuid.uuid4().hex[:8]}")
+    serve_env = {
+        **env,
+        "PY": sys.executable,
+        "PORT": str(port),
+        "WEB_PROCESSES": str(web),
+        "WEB_BASE_PORT": str(web_base_port),
+        "PGBOUNCER_PORT": str(free_port()),
+        "SERVE_DIR": str(folder / "serve"),
+        "STATIC_ROOT": str(folder / "static"),
+        "MEDIA_ROOT": str(folder / "media"),
+        **extra,
+    }
+    folder.mkdir(mode=0o755)
+    log = (folder / "serve.log").open("w")
+    process = subprocess.Popen(
+        ["bash", str(ROOT / "scripts" / "serve.sh")],
+        cwd=ROOT,
+        env=serve_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    served = Served(process, f"http://127.0.0.1:{port}", folder, log)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{served.base}/healthz/", timeout=5).status_code == 200:
+                return served
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            serve_stop(served)
+            raise SystemExit((folder / "serve.log").read_text()[-3000:])
+        time.sleep(0.5)
+    serve_stop(served)
+    raise SystemExit("make serve did not become healthy within 180 s")
+
+
+def serve_stop(served: Served) -> None:
+    try:
+        os.killpg(served.process.pid, signal.SIGTERM)
+        served.process.wait(timeout=60)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(served.process.pid, signal.SIGKILL)
+    served.log.close()

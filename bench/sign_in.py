@@ -30,8 +30,6 @@ import asyncio
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -45,7 +43,7 @@ DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/zhixing_signinbench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/8"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from _support import free_port, manage_py, recreate_database  # noqa: E402
+from _support import free_port, manage_py, recreate_database, serve_start, serve_stop  # noqa: E402
 
 TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -181,29 +179,6 @@ def main() -> int:
         User.objects.filter(pk=users[name].pk).update(phone=phone)
     connection.close()
 
-    port, folder = free_port(), Path(f"/tmp/zx-signin-{uuid.uuid4().hex[:8]}")
-    serve_env = {
-        **env,
-        "PY": sys.executable,
-        "PORT": str(port),
-        "WEB_PROCESSES": str(options.web),
-        "WEB_BASE_PORT": str(free_port()),
-        "PGBOUNCER_PORT": str(free_port()),
-        "SERVE_DIR": str(folder / "serve"),
-        "STATIC_ROOT": str(folder / "static"),
-        "MEDIA_ROOT": str(folder / "media"),
-    }
-    folder.mkdir(mode=0o755)
-    log = (folder / "serve.log").open("w")
-    server = subprocess.Popen(
-        ["bash", str(ROOT / "scripts" / "serve.sh")],
-        cwd=ROOT,
-        env=serve_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
     result: dict[str, Any] = {"benchmark": "signin", "web_processes": options.web, "n": n}
 
     async def by_password(http: Any, i: int) -> bool:
@@ -256,34 +231,19 @@ def main() -> int:
         )
         return bool(r.status_code == 302)
 
+    served = serve_start(env=env, prefix="zx-signin", web=options.web, web_base_port=free_port())
+    base = served.base
     try:
-        import httpx
-
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz/", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                raise SystemExit((folder / "serve.log").read_text()[-3000:])
-            time.sleep(0.5)
         time.sleep(3)  # let the processes settle (imports, first connections)
         for name, flow in (("password", by_password), ("zwdd", by_zwdd), ("sms_code", by_sms)):
-            result[name] = asyncio.run(_run(base, n, flow, server.pid))
+            result[name] = asyncio.run(_run(base, n, flow, served.process.pid))
         pw = result["password"]["server_cpu_s_per_sign_in"]
         for name in ("zwdd", "sms_code"):
             result[name]["cpu_vs_password"] = round(
                 result[name]["server_cpu_s_per_sign_in"] / max(pw, 1e-9), 3
             )
     finally:
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=60)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+        serve_stop(served)
         for fake in (login, api, sms):
             fake.stop()
 

@@ -53,7 +53,7 @@ DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/zhixing_surgebench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/8"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from _support import free_port, manage_py, recreate_database  # noqa: E402
+from _support import free_port, manage_py, recreate_database, serve_start, serve_stop  # noqa: E402
 
 BARE_SERVER = """
 import asyncio, sys
@@ -387,31 +387,16 @@ def main() -> int:
 
     connection.close()  # only the portal's own connections count from here
 
-    port, folder = free_port(), Path(f"/tmp/zx-surge-{uuid.uuid4().hex[:8]}")
     web_base = free_port()
-    serve_env = {
-        **env,
-        "PY": sys.executable,
-        "PORT": str(port),
-        "WEB_PROCESSES": str(options.web),
-        "WEB_BASE_PORT": str(web_base),
-        "PGBOUNCER_PORT": str(free_port()),
-        "DATABASE_POOL_SIZE": str(options.pool),
-        "SERVE_DIR": str(folder / "serve"),
-        "STATIC_ROOT": str(folder / "static"),
-        "MEDIA_ROOT": str(folder / "media"),
-    }
-    folder.mkdir(mode=0o755)
-    log = (folder / "serve.log").open("w")
-    server = subprocess.Popen(
-        ["bash", str(ROOT / "scripts" / "serve.sh")],
-        cwd=ROOT,
-        env=serve_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    served = serve_start(
+        env=env,
+        prefix="zx-surge",
+        web=options.web,
+        web_base_port=web_base,
+        DATABASE_POOL_SIZE=str(options.pool),
     )
-    base = f"http://127.0.0.1:{port}"
+    base = served.base
+    port = base.rsplit(":", 1)[1]
     bare = None
     result: dict[str, Any] = {
         "benchmark": "surge",
@@ -419,18 +404,6 @@ def main() -> int:
         "pool": options.pool,
     }
     try:
-        import httpx
-
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz/", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                raise SystemExit((folder / "serve.log").read_text()[-3000:])
-            time.sleep(0.5)
         room = f"/lectures/{lecture.pk}/live/"
         stop, seen = threading.Event(), [0]
         watcher = threading.Thread(target=_server_connections, args=(db_url, stop, seen))
@@ -477,12 +450,7 @@ def main() -> int:
     finally:
         if bare is not None:
             bare.terminate()
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=60)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+        serve_stop(served)
 
     if options.json:
         print(json.dumps(result, ensure_ascii=False))

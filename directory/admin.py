@@ -3,8 +3,6 @@ background (counts and bad rows, downloadable), applied once they confirm, with 
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from django import forms
@@ -22,7 +20,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from directory.models import DirectoryImport
-from directory.report import REPORT_HEADER
+from directory.report import report_csv
 from directory.services import (
     directory_upload_confirm,
     directory_upload_create,
@@ -30,7 +28,6 @@ from directory.services import (
 )
 from directory.templates_xlsx import template_xlsx
 from portal.admin import ScopedAdminMixin, admin_user
-from portal.exports import cell_escape
 
 MAX_UPLOAD_BYTES = 200 * 2**20
 RUNNING = (DirectoryImport.Status.CHECKING, DirectoryImport.Status.APPLYING)
@@ -181,14 +178,7 @@ class DirectoryImportAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def report_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         obj = self._row(request, object_id)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(REPORT_HEADER)
-        for line, column, reason in obj.errors:
-            writer.writerow([line, cell_escape(column), cell_escape(reason)])
-        response = HttpResponse(
-            out.getvalue().encode("utf-8-sig"), content_type="text/csv; charset=utf-8"
-        )
+        response = HttpResponse(report_csv(obj.errors), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="directory-import-{obj.pk}-errors.csv"'
         )

@@ -9,7 +9,6 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from django.db import connection
 from django.utils.translation import gettext as _
 
 from directory.reading import Table
@@ -370,7 +369,3 @@ def stage_apply(cursor: object, *, deactivate_missing_units: list[int] | None) -
         )
         deactivated += [int(r[0]) for r in cursor.fetchall()]  # type: ignore[attr-defined]
     return Applied(created, moved, deactivated)
-
-
-def connection_cursor() -> object:
-    return connection.cursor()

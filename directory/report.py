@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from portal.exports import cell_escape
 
@@ -51,10 +54,17 @@ class ImportResult:
 REPORT_HEADER = ("行号", "列", "原因")
 
 
+def report_csv(rows: Iterable[tuple[int, str, str] | list[Any]]) -> bytes:
+    """Bad rows ``(line, column, reason)`` as CSV (UTF-8 with BOM, so Excel opens it), cells
+    escaped; the command's ``--report`` and the admin's download."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(REPORT_HEADER)
+    for line, column, reason in rows:
+        writer.writerow([line, cell_escape(column), cell_escape(reason)])
+    return out.getvalue().encode("utf-8-sig")
+
+
 def report_write(*, errors: list[RowError], path: Path) -> None:
-    """The bad rows as CSV (UTF-8 with BOM, so Excel opens it), cells escaped."""
-    with path.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(REPORT_HEADER)
-        for error in sorted(errors, key=lambda e: (e.line, e.column)):
-            writer.writerow([error.line, cell_escape(error.column), cell_escape(error.reason)])
+    ordered = sorted(errors, key=lambda e: (e.line, e.column))
+    path.write_bytes(report_csv((e.line, e.column, e.reason) for e in ordered))

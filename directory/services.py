@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from courses.summaries.sync import summaries_sync_users
 from directory import cadres, units
 from directory.models import DirectoryImport
-from directory.reading import FileUnreadable, table_open
+from directory.reading import FileUnreadable, Table, table_open
 from directory.report import ImportResult, RowError
 from portal.models import OrgUnit, User
 from portal.scopes import Capability, Scope, scope_for
@@ -103,7 +103,7 @@ def directory_import(
 
 
 def _cadres(
-    table: object,
+    table: Table,
     result: ImportResult,
     dry_run: bool,
     deactivate_missing: bool,
@@ -111,7 +111,7 @@ def _cadres(
     progress: Callable[[int], None] | None,
 ) -> None:
     inside, outside = _unit_codes(scope)
-    check = cadres.CadreRows(table, inside, outside, progress=progress)  # type: ignore[arg-type]
+    check = cadres.CadreRows(table, inside, outside, progress=progress)
     applied: cadres.Applied | None = None
     try:
         with transaction.atomic(), connection.cursor() as cursor:

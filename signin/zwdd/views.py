@@ -24,7 +24,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from signin.selectors import zwdd_enabled
-from signin.services import Refusal, SigninRefused
+from signin.services import SigninRefused
 from signin.views import refused_response
 from signin.zwdd import client
 
@@ -113,6 +113,3 @@ def app_login(request: HttpRequest) -> HttpResponse:
     except ImmediateHttpResponse as exc:
         return exc.response
     return response
-
-
-__all__ = ["Refusal", "app_login", "embed_start", "oauth2_callback", "oauth2_login"]
