@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from livestream.exceptions import LiveError, LiveErrorCode
 from livestream.models import QUESTION_MAX_CHARS
 from livestream.selectors import RoomAccess, lecture_payload, room_access_get
+from portal.csp import csp_allow_media
 
 
 def _access(request: HttpRequest, lecture_id: int) -> RoomAccess:
@@ -106,7 +107,9 @@ def _context(request: HttpRequest, access: RoomAccess, **extra: Any) -> dict[str
 @login_required
 def room(request: HttpRequest, lecture_id: int) -> HttpResponse:
     access = _access(request, lecture_id)
-    return render(request, "livestream/room.html", _context(request, access))
+    response = render(request, "livestream/room.html", _context(request, access))
+    csp_allow_media(response, (access.lecture.stream_url, access.lecture.replay_url))
+    return response
 
 
 @login_required

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from courses import views as course_views
-from portal import health
+from portal import csp_report, health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz/", health.healthz, name="healthz"),
     path("healthz/live/", health.healthz_live, name="healthz_live"),
+    path("csp-report/", csp_report.csp_report, name="csp_report"),
     path("", include("demo.urls")),
     path("", include("livestream.urls")),
     path("", include("notifications.urls")),

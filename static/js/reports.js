@@ -36,6 +36,9 @@
   function unitsChart(units) {
     var canvas = document.getElementById("chart-units");
     if (!canvas || !units.length) return;
+    // One bar pair per unit: the box grows with the list (set here, not inline: CSP).
+    var holder = canvas.parentNode;
+    if (holder.dataset.height) holder.style.height = holder.dataset.height + "px";
     new Chart(canvas, {
       type: "bar",
       data: {

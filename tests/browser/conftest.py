@@ -1,4 +1,7 @@
-"""Playwright + Debian's Chromium fixtures, and the axe-core accessibility check."""
+"""Playwright + Debian's Chromium fixtures, the axe-core accessibility check, and the
+Content-Security-Policy watch: every page of every browser test runs under the enforced
+policy, and a violation the browser reports fails the test (``csp_expected`` takes them
+over for tests that provoke one on purpose)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,14 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    ViewportSize,
+    sync_playwright,
+)
 
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 AXE = Path(settings.BASE_DIR) / "static" / "vendor" / "axe-core" / "axe.min.js"
@@ -39,12 +49,48 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+CSP_VIOLATIONS: list[str] = []
+
+
+def _watch_csp(context: BrowserContext) -> None:
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            CSP_VIOLATIONS.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    context.on("console", on_console)
+
+
 @pytest.fixture(scope="session")
 def browser(chromium_path: str) -> Iterator[Browser]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        plain_new_context = browser.new_context
+
+        def new_context(**kwargs: Any) -> BrowserContext:
+            context = plain_new_context(**kwargs)
+            _watch_csp(context)
+            return context
+
+        browser.new_context = new_context  # type: ignore[method-assign]
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def csp_clean() -> Iterator[None]:
+    """No page of the test reported a Content-Security-Policy violation."""
+    CSP_VIOLATIONS.clear()
+    yield
+    found, CSP_VIOLATIONS[:] = list(CSP_VIOLATIONS), []
+    assert not found, "CSP violations:\n" + "\n".join(found)
+
+
+@pytest.fixture
+def csp_expected() -> Iterator[list[str]]:
+    """The violations reported so far in this test, live, for it to assert on (they do
+    not fail it: this fixture's tear-down runs before ``csp_clean``'s)."""
+    yield CSP_VIOLATIONS
+    CSP_VIOLATIONS.clear()
 
 
 @pytest.fixture(params=["desktop", "phone"])
@@ -77,8 +123,13 @@ def axe_violations(
 ) -> list[dict[str, Any]]:
     """Run axe-core (vendored from npm) on the page; return serious/critical violations."""
     assert AXE.exists(), f"axe-core is not vendored at {AXE}"
-    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    # Evaluated over the DevTools protocol: an injected <script> would break the CSP.
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    # preload: false: axe would copy our stylesheets into inline <style> elements (its CSSOM
+    # preload for css-orientation-lock), which the CSP rightly refuses.
+    result = page.evaluate(
+        "async () => await axe.run(document, {resultTypes: ['violations'], preload: false})"
+    )
     found = [v for v in result["violations"] if v.get("impact") in impacts]
     if found:
         summary = [

@@ -85,7 +85,7 @@ def test_rotating_code_phone_scan_and_live_counts(
     screenshot(phone, "checkin-scan-phone")
 
     # The staff page's counts and roster follow.
-    staff.wait_for_function("document.getElementById('checked-count').textContent === '1'")
+    staff.wait_for_function("() => document.getElementById('checked-count').textContent === '1'")
     assert "is-here" in (staff.locator(f"tr[data-user='{cadre.pk}']").get_attribute("class") or "")
 
     # Mark the rest of the class at once.
