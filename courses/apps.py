@@ -8,4 +8,4 @@ class CoursesConfig(AppConfig):
     verbose_name = _("Training programmes")
 
     def ready(self) -> None:
-        from courses import signals  # noqa: F401 (connects the receivers)
+        from courses import privacy, signals  # noqa: F401 (receivers, personal data rules)

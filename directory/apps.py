@@ -6,3 +6,6 @@ class DirectoryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "directory"
     verbose_name = _("Cadre directory")
+
+    def ready(self) -> None:
+        from directory import privacy  # noqa: F401  (registers its purge: portal.privacy)

@@ -8,6 +8,7 @@ class LivestreamConfig(AppConfig):
     verbose_name = _("Live room")
 
     def ready(self) -> None:
+        from livestream import privacy  # noqa: F401  (its part of a person's download)
         from livestream.receivers import on_user_sessions_ended
         from portal.models import user_sessions_ended
 

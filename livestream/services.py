@@ -20,6 +20,7 @@ from livestream.models import CLIENT_ID_MAX_CHARS, QUESTION_MAX_CHARS, Question,
 from livestream.selectors import RoomAccess, question_payload_for_moderators
 from livestream.sensitive import text_is_sensitive
 from portal.models import User
+from portal.services import audit_log_write
 
 REASON_MAX_CHARS = 200
 MODERATION_ACTIONS = ("approve", "reject", "answer", "highlight", "unhighlight")
@@ -209,6 +210,12 @@ def question_moderate(
         question.highlighted = want
         fields = ["highlighted"]
     question.save(update_fields=fields)
+    audit_log_write(
+        user=access.user,
+        action=f"question.{action}",
+        target=question,
+        detail={"lecture": lecture_id, "reason": reason} if reason else {"lecture": lecture_id},
+    )
 
     payload = question_payload(question)
     if question.is_visible and not was_visible:

@@ -48,7 +48,7 @@ from notifications.models import (
 )
 from notifications.providers.base import ProviderError
 from notifications.rendering import render_text, sample_context
-from portal.admin import AuditedAdminMixin, ScopedAdminMixin, admin_user
+from portal.admin import ScopedAdminMixin, admin_user
 from portal.exports import export_response
 from portal.models import mask_phone
 from portal.services import audit_log_write
@@ -104,7 +104,7 @@ class ReminderForm(forms.ModelForm):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class ReminderAdmin(ScopedAdminMixin, admin.ModelAdmin):
     scope_prefix = PROGRAMME_SCOPE
     form = ReminderForm
     list_display = ("lecture", "kind", "due_at", "status", "recipients", "progress")
@@ -353,7 +353,7 @@ class MessageTemplateForm(forms.ModelForm):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class MessageTemplateAdmin(admin.ModelAdmin):
     form = MessageTemplateForm
     list_display = ("channel", "kind", "updated_at")
     readonly_fields = ("sample",)
@@ -459,7 +459,7 @@ class AttachmentInline(admin.TabularInline):
 
 
 @admin.register(Announcement)
-class AnnouncementAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class AnnouncementAdmin(ScopedAdminMixin, admin.ModelAdmin):
     scope_prefix = "unit__"
     list_display = ("title", "unit", "published_at", "published_by")
     readonly_fields = ("published_at", "published_by")
@@ -529,7 +529,7 @@ class RankingDispatchInline(admin.TabularInline):
 
 
 @admin.register(RankingSubscription)
-class RankingSubscriptionAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class RankingSubscriptionAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """Send the ranking after every lecture; limited to the programmes the caller manages."""
 
     scope_prefix = "programme__organiser_unit__"

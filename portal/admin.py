@@ -7,6 +7,7 @@ not a superuser sees and edits only rows inside the subtrees where they manage p
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django import forms
@@ -17,8 +18,15 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.db.models import Q, QuerySet
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
@@ -26,20 +34,15 @@ from django.utils.translation import gettext_lazy as _
 from treebeard.admin import TreeAdmin
 from treebeard.forms import MoveNodeForm, movenodeform_factory
 
-from portal.admin_login import RateLimitedAdminAuthenticationForm
+from portal.exports import export_audit_write, export_response
 from portal.models import AuditLog, OrgUnit, Role, User, mask_phone
 from portal.scopes import Capability, Scope, scope_for
-from portal.services import audit_log_write
 
 if TYPE_CHECKING:
     _Base = admin.ModelAdmin[Any]
 else:
     _Base = object
 
-admin.site.site_header = _("Zhixing · cadre online training administration")
-admin.site.site_title = _("Zhixing · cadre online training administration")
-admin.site.index_title = _("Administration")
-admin.site.login_form = RateLimitedAdminAuthenticationForm  # rate limit + lockout
 
 OUT_OF_SCOPE_CHOICE = _("This unit does not exist or is outside your area.")
 
@@ -169,31 +172,6 @@ class ScopedAdminMixin(_Base):
         field.error_messages["invalid_pk_value"] = OUT_OF_SCOPE_CHOICE
 
 
-class AuditedAdminMixin(_Base):
-    """Also write ``portal.AuditLog`` rows for every admin add / change / delete."""
-
-    def _audit(self, request: HttpRequest, obj: models.Model, verb: str, message: Any) -> None:
-        audit_log_write(
-            user=admin_user(request),
-            action=f"{obj._meta.label_lower}.{verb}",
-            target=obj,
-            detail={"repr": str(obj)[:200], "message": message},
-        )
-
-    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        self._audit(request, obj, "add", message)
-        return super().log_addition(request, obj, message)
-
-    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        self._audit(request, obj, "change", message)
-        return super().log_change(request, obj, message)
-
-    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
-        for obj in queryset:
-            self._audit(request, obj, "delete", "")
-        return super().log_deletions(request, queryset)
-
-
 # ---------------------------------------------------------------------------
 # Users and roles
 # ---------------------------------------------------------------------------
@@ -230,7 +208,7 @@ class ZhixingUserCreationForm(AdminUserCreationForm):
 
 
 @admin.register(User)
-class UserAdmin(AuditedAdminMixin, ScopedAdminMixin, DjangoUserAdmin):
+class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
     form = ZhixingUserChangeForm
     add_form = ZhixingUserCreationForm
     scope_prefix = "unit__"
@@ -306,7 +284,7 @@ class UserAdmin(AuditedAdminMixin, ScopedAdminMixin, DjangoUserAdmin):
 
 
 @admin.register(Role)
-class RoleAdmin(AuditedAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class RoleAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("user", "kind", "unit")
     list_filter = ("kind",)
     search_fields = ("user__username", "user__full_name", "unit__name", "unit__code")
@@ -419,7 +397,7 @@ class OrgUnitChangeList(ChangeList):
 
 
 @admin.register(OrgUnit)
-class OrgUnitAdmin(AuditedAdminMixin, ScopedAdminMixin, TreeAdmin):
+class OrgUnitAdmin(ScopedAdminMixin, TreeAdmin):
     form = movenodeform_factory(OrgUnit, form=ScopedMoveNodeForm)
     list_display = ("name", "kind", "code")
     list_filter = ("kind",)
@@ -467,10 +445,77 @@ class ReadOnlyAdminMixin(ScopedAdminMixin):
 
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("at", "user", "action", "target")
+    """Superusers read and export the whole log; an auditor (``Role.Kind.AUDITOR``) the
+    entries of actors in their subtree, and, when the subtree is a whole tree, the entries
+    without an actor (failed sign-ins). Nobody else, organisers included."""
+
+    list_display = ("at", "user", "action", "target", "address")
     list_filter = ("action",)
-    search_fields = ("action", "target", "user__username", "user__full_name")
+    search_fields = ("action", "target", "user__username", "user__full_name", "address")
     date_hierarchy = "at"
     list_select_related = ("user",)
-    readonly_fields = ("at", "user", "action", "target", "detail")
+    readonly_fields = ("at", "user", "action", "target", "detail", "address")
     scope_prefix = "user__unit__"
+    actions = ("export_csv",)
+
+    def _audit_scope(self, request: HttpRequest) -> Scope:
+        return scope_for(user=admin_user(request), capability=Capability.READ_AUDIT_LOG)
+
+    def _scope_open(self, request: HttpRequest) -> bool:
+        return not self._audit_scope(request).is_empty
+
+    def scope_filter(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
+        scope = self._audit_scope(request)
+        if scope.everything:
+            return qs
+        q = scope.q(self.scope_prefix)
+        if any(len(path) == OrgUnit.steplen for path in scope.paths):
+            q |= Q(user__isnull=True)
+        return qs.filter(q)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return admin_user(request).is_active and self._scope_open(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return (
+            admin_user(request).is_active
+            and self._scope_open(request)
+            and (obj is None or self.obj_in_scope(request, obj))
+        )
+
+    @admin.action(description=_("Export the selected entries (CSV)"))
+    def export_csv(
+        self, request: HttpRequest, queryset: QuerySet[AuditLog]
+    ) -> StreamingHttpResponse:
+        rows = queryset.select_related("user").order_by("at", "pk")
+        count = rows.count()
+        export_audit_write(
+            user=admin_user(request),
+            report="audit_log",
+            target="portal.auditlog",
+            fmt="csv",
+            row_count=count,
+        )
+        return export_response(
+            fmt="csv",
+            filename=gettext("audit log"),
+            headers=[
+                gettext("time"),
+                gettext("user"),
+                gettext("action"),
+                gettext("target"),
+                gettext("IP address"),
+                gettext("detail"),
+            ],
+            rows=(
+                (
+                    timezone.localtime(entry.at).isoformat(timespec="seconds"),
+                    entry.user.username if entry.user else "",
+                    entry.action,
+                    entry.target,
+                    entry.address or "",
+                    json.dumps(entry.detail, ensure_ascii=False, sort_keys=True),
+                )
+                for entry in rows.iterator(chunk_size=2000)
+            ),
+        )

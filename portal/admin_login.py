@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.cache import cache
@@ -22,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from portal.http import request_address
 from portal.services import audit_log_write
 
 LOCKED_MESSAGE = _(
@@ -36,12 +36,7 @@ def _key(kind: str, scope: str, value: str) -> str:
 
 
 def _client_ip(request: HttpRequest | None) -> str:
-    if request is None:
-        return ""
-    try:
-        return str(get_adapter(request).get_client_ip(request))
-    except Exception:  # no usable address: count by username only
-        return ""
+    return request_address(request) or ""  # no usable address: count by username only
 
 
 def _subjects(username: str, ip: str) -> list[tuple[str, str, int]]:

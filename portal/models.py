@@ -197,6 +197,7 @@ class Role(models.Model):
     class Kind(models.TextChoices):
         ORGANISER = "organiser", _("Organiser (organisation department)")
         SCHOOL = "school", _("Party-school staff")
+        AUDITOR = "auditor", _("Auditor (reads the audit log of the subtree)")
 
     user = models.ForeignKey(
         User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="roles"
@@ -221,16 +222,36 @@ class Role(models.Model):
         return f"{self.user} · {self.get_kind_display()} · {self.unit}"
 
 
+class AuditLogImmutable(Exception):
+    """The audit log is append-only: entries are never changed or deleted by the app."""
+
+
+class AuditLogQuerySet(models.QuerySet["AuditLog"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AuditLogImmutable("audit log entries cannot be changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditLogImmutable("audit log entries are removed only by purge_personal_data")
+
+
 class AuditLog(models.Model):
-    """Who did what, when: organiser actions and report exports."""
+    """Who did what, when, from where: sign-ins, admin changes, exports, moderation,
+    notices, attendance corrections, directory imports, SSO bindings (docs/security.md).
+
+    Append-only: the app never updates or deletes an entry (the model and its queryset
+    refuse; on PostgreSQL a trigger refuses too, and keeps every entry for at least 184
+    days); the retention purge is the only deletion."""
 
     at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
     user = models.ForeignKey(
         User, verbose_name=_("user"), null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    action = models.CharField(_("action"), max_length=64)
+    action = models.CharField(_("action"), max_length=64, db_index=True)
     target = models.CharField(_("target"), max_length=200, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
+    address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    objects = AuditLogQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit log entry")
@@ -239,6 +260,14 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.action} {self.target}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditLogImmutable("audit log entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditLogImmutable("audit log entries are removed only by purge_personal_data")
 
 
 class UserSession(models.Model):

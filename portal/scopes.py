@@ -24,12 +24,14 @@ class Capability(enum.Enum):
     MANAGE_PROGRAMMES = "manage_programmes"  # organisers
     READ_REPORTS = "read_reports"  # organisers and party-school staff
     CHECK_IN = "check_in"  # party-school staff and organisers
+    READ_AUDIT_LOG = "read_audit_log"  # auditors (superusers: the whole log)
 
 
 _ROLE_KINDS: dict[Capability, tuple[str, ...]] = {
     Capability.MANAGE_PROGRAMMES: (Role.Kind.ORGANISER,),
     Capability.READ_REPORTS: (Role.Kind.ORGANISER, Role.Kind.SCHOOL),
     Capability.CHECK_IN: (Role.Kind.ORGANISER, Role.Kind.SCHOOL),
+    Capability.READ_AUDIT_LOG: (Role.Kind.AUDITOR,),
 }
 
 

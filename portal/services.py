@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
@@ -54,22 +55,55 @@ ORGANISER_PERMISSIONS: tuple[str, ...] = (
 )
 
 
+AuditEntry = tuple[str, "models.Model | str", dict[str, Any] | None]
+
+
+def _audit_row(
+    *,
+    actor: User | None,
+    address: str | None,
+    action: str,
+    target: models.Model | str,
+    detail: dict[str, Any] | None,
+) -> AuditLog:
+    if isinstance(target, models.Model):
+        target_text = f"{target._meta.label_lower}:{target.pk}"
+    else:
+        target_text = target
+    return AuditLog(
+        user=actor,
+        action=action[:64],
+        target=target_text[:200],
+        detail=detail or {},
+        address=address,
+    )
+
+
+def audit_log_write_many(
+    *, user: User | None, entries: Sequence[AuditEntry], address: str | None = None
+) -> list[AuditLog]:
+    """Record actions of one actor in one insert: ``(action, target, detail)`` each, the
+    target a model instance or a ``"kind:id"`` text. The one write path of the audit log
+    (``audit_log_write`` is its single-entry form)."""
+    actor = user if user is not None and user.is_authenticated else None
+    rows = [
+        _audit_row(actor=actor, address=address, action=action, target=target, detail=detail)
+        for action, target, detail in entries
+    ]
+    return AuditLog.objects.bulk_create(rows, batch_size=1000)
+
+
 def audit_log_write(
     *,
     user: User | None,
     action: str,
     target: models.Model | str,
     detail: dict[str, Any] | None = None,
+    address: str | None = None,
 ) -> AuditLog:
-    """Record an organiser action. ``target`` is a model instance or a ``"kind:id"`` text."""
-    if isinstance(target, models.Model):
-        target_text = f"{target._meta.label_lower}:{target.pk}"
-    else:
-        target_text = target
-    actor = user if user is not None and user.is_authenticated else None
-    return AuditLog.objects.create(
-        user=actor, action=action[:64], target=target_text[:200], detail=detail or {}
-    )
+    """Record an action. ``target`` is a model instance or a ``"kind:id"`` text;
+    ``address`` the client's IP (``portal.http.request_address``) where a request has one."""
+    return audit_log_write_many(user=user, entries=[(action, target, detail)], address=address)[0]
 
 
 @transaction.atomic

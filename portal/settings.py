@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -41,7 +42,7 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # ---------------------------------------------------------------------------
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "portal.apps.ZhixingAdminConfig",  # django.contrib.admin, every admin audited
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -225,6 +226,19 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# --- RETENTION OF PERSONAL DATA (portal/retention.py, docs/security.md §5) -----------------
+# Audit entries are kept a year (MLPS 2.0 level 3 asks for at least six months: the
+# database refuses to delete younger ones); notice deliveries (phone numbers, openids)
+# half a year; uploaded directory files and their bad-row lists 30 days.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+if AUDIT_RETENTION_DAYS < 184:
+    raise ImproperlyConfigured("AUDIT_RETENTION_DAYS must be at least 184 (six months).")
+DELIVERY_RETENTION_DAYS = env.int("DELIVERY_RETENTION_DAYS", default=184)
+UPLOAD_RETENTION_DAYS = env.int("UPLOAD_RETENTION_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["purge-personal-data"] = {
+    "task": "portal.purge_personal_data",
+    "schedule": crontab(hour=3, minute=30),  # Beijing time (CELERY_TIMEZONE)
+}
 
 # ---------------------------------------------------------------------------
 # AUTH, ALLAUTH

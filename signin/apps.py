@@ -9,7 +9,7 @@ class SigninConfig(AppConfig):
     def ready(self) -> None:
         from allauth.socialaccount.signals import social_account_added
 
-        from signin import checks  # noqa: F401  (registers the system checks)
+        from signin import checks, privacy  # noqa: F401  (system checks; personal data)
         from signin.receivers import on_social_account_added
 
         social_account_added.connect(on_social_account_added, dispatch_uid="signin.added")

@@ -41,7 +41,6 @@ from courses.services import enrolment_assign_bulk, lecture_schedule_weekly_seri
 from courses.summaries.sync import enrolment_summaries_forget, enrolment_summaries_sync
 from portal.admin import (
     OUT_OF_SCOPE_CHOICE,
-    AuditedAdminMixin,
     ScopedAdminMixin,
     admin_user,
     request_scope,
@@ -67,7 +66,7 @@ DATETIME_OVERRIDES: dict[Any, dict[str, Any]] = {
 }
 
 
-class CoursesAdminMixin(AuditedAdminMixin, ScopedAdminMixin):
+class CoursesAdminMixin(ScopedAdminMixin):
     """Scope-limited choices for every FK / M2M of the courses models."""
 
     formfield_overrides = DATETIME_OVERRIDES
@@ -481,7 +480,7 @@ class LectureAdmin(CoursesAdminMixin, admin.ModelAdmin):
 # Speakers, venues
 # ---------------------------------------------------------------------------
 @admin.register(Speaker)
-class SpeakerAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class SpeakerAdmin(admin.ModelAdmin):
     """A shared directory: everyone with access may list and add speakers; a speaker may be
     changed or deleted only by someone whose scope covers all the speaker's lectures."""
 

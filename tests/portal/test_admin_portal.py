@@ -283,14 +283,22 @@ def test_audit_log_is_read_only(admin_client: Client, admin_user: User) -> None:
     assert entry.action == "test.action"
 
 
-def test_audit_log_of_other_areas_is_hidden(
-    organiser_client: Client, organiser: User, outsider: User
+def test_audit_log_is_for_auditors_of_the_area_not_organisers(
+    client: Client, organiser_client: Client, organiser: User, outsider: User, tree: Tree
 ) -> None:
-    grant(organiser, "view_auditlog")
+    grant(organiser, "view_auditlog")  # a model permission alone opens nothing
+    assert organiser_client.get(url("auditlog_changelist")).status_code == 403
+    auditor = UserFactory(username="audit-hz", unit=tree.hangzhou, is_staff=True)
+    RoleFactory(user=auditor, kind=Role.Kind.AUDITOR, unit=tree.hangzhou)
     audit_log_write(user=organiser, action="mine.action", target="x:1")
     audit_log_write(user=outsider, action="theirs.action", target="x:2")
-    body = organiser_client.get(url("auditlog_changelist")).content.decode()
+    audit_log_write(user=None, action="anonymous.action", target="x:3")
+    client.force_login(auditor)
+    body = client.get(url("auditlog_changelist")).content.decode()
     assert "mine.action" in body and "theirs.action" not in body
+    assert "anonymous.action" not in body  # no actor: for auditors of a whole tree only
+    theirs = AuditLog.objects.get(action="theirs.action")
+    assert client.get(url("auditlog_change", theirs.pk)).status_code == 403
 
 
 def test_org_tree_changelist_fetches_parents_once(
