@@ -7,16 +7,15 @@ what allauth recorded in the session for this sign-in (``password``, ``code``,
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.http import HttpRequest
 
 from portal.http import request_address
-from portal.models import User, mask_phone
+from portal.masking import phones_masked
+from portal.models import User
 from portal.services import audit_log_write
 
-_PHONE = re.compile(r"\+?\d{7,15}")
 _ALLAUTH_RECORDS = "account_authentication_methods"
 
 
@@ -65,8 +64,7 @@ def sign_in_failed_audit(
         if credentials.get(key):
             tried = str(credentials[key])[:150]
             break
-    if _PHONE.fullmatch(tried.replace(" ", "")):
-        tried = mask_phone(tried.replace(" ", ""))
+    tried = phones_masked(tried)
     path = request.path if request is not None else ""
     audit_log_write(
         user=None,

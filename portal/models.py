@@ -12,6 +12,8 @@ from django.dispatch import Signal
 from django.utils.translation import gettext_lazy as _
 from treebeard.mp_tree import MP_Node
 
+from portal.masking import mask_phone
+
 phone_validator = RegexValidator(
     r"^1[3-9]\d{9}$", _("Enter a valid 11-digit mainland mobile number.")
 )
@@ -180,15 +182,6 @@ def phone_normalise(value: str) -> str:
             digits = digits[len(prefix) :]
             break
     return digits
-
-
-def mask_phone(phone: str | None) -> str:
-    """``13812345678`` → ``138****5678``; empty stays empty."""
-    if not phone:
-        return ""
-    if len(phone) < 7:
-        return "*" * len(phone)
-    return f"{phone[:3]}****{phone[-4:]}"
 
 
 class Role(models.Model):

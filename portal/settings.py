@@ -277,6 +277,10 @@ ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT = {"numeric": True, "length": 6, "dashed"
 ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3  # wrong codes before the code is void
 ACCOUNT_LOGIN_BY_CODE_TIMEOUT = env.int("ACCOUNT_LOGIN_BY_CODE_TIMEOUT", default=300)
 ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+# Sensitive actions (binding or unbinding WeChat / DingTalk for notices, changing the
+# password) ask for the password or a fresh SMS code first, then hold for this long.
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env.int("REAUTHENTICATION_SECONDS", default=300)
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
 # The session length follows the role (CADRE_/STAFF_SESSION_*), not a checkbox.
@@ -605,6 +609,8 @@ CELERY_BEAT_SCHEDULE["notifications-ranking"] = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # phone numbers are masked in every line (portal/logs.py)
+    "filters": {"phones": {"()": "portal.logs.PhoneMaskFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["phones"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

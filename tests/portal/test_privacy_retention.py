@@ -4,9 +4,12 @@ the portal holds about them (and nobody else's)."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from django.conf import settings
@@ -22,6 +25,8 @@ from courses.services import enrolment_create
 from directory.models import DirectoryImport
 from livestream.models import Question
 from notifications.models import ChannelBinding, Delivery, Reminder, WebhookReplay
+from portal.logs import PhoneMaskFilter
+from portal.masking import phones_masked
 from portal.models import AuditLog, User, UserSession
 from portal.privacy import purge_personal_data
 from portal.services import audit_log_write
@@ -157,3 +162,27 @@ def test_a_cadre_downloads_what_the_portal_holds_about_them(
     assert AuditLog.objects.filter(user=cadre, action="privacy.download").count() == 1
     client.logout()
     assert client.get(reverse("portal:my_data")).status_code == 302  # signed in only
+
+
+def test_log_lines_never_carry_a_phone_number_in_clear() -> None:
+    handlers = cast(dict[str, dict[str, Any]], settings.LOGGING["handlers"])
+    assert all("phones" in handler.get("filters", []) for handler in handlers.values())
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(PhoneMaskFilter())
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("tests.phone_mask")
+    log.addHandler(handler)
+    try:
+        log.warning("sms to %s failed (+86 13912345678, order 2000000000000001)", "13812345678")
+        try:
+            raise ValueError("bad phone 15012345678")
+        except ValueError:
+            log.exception("delivery")
+    finally:
+        log.removeHandler(handler)
+    text = stream.getvalue()
+    assert "138****5678" in text and "139****5678" in text and "150****5678" in text
+    assert "13812345678" not in text and "15012345678" not in text
+    assert "2000000000000001" in text  # a longer number is not a phone
+    assert phones_masked("id 413812345678901") == "id 413812345678901"

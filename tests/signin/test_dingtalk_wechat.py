@@ -3,6 +3,7 @@ notices (connect from the preferences page), against fakes over real HTTP."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,10 +11,12 @@ import httpx
 import pytest
 from allauth.socialaccount.models import SocialAccount
 from django.test import Client
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from notifications.models import ChannelBinding
 from portal.models import User
 from tests.fakes.oauth import DingtalkOAuthFake, WechatOAuthFake
+from tests.fakes.providers import AliyunSmsFake
 from tests.signin.helpers import signed_in_as
 
 pytestmark = pytest.mark.django_db
@@ -109,7 +112,12 @@ def test_wechat_is_bound_from_the_preferences_page_and_then_signs_in(
         "/accounts/weixin/login/", {"process": "connect", "next": "/me/notifications/"}
     )
     assert start.status_code == 302
-    done = _wechat_round_trip(client, start["Location"], wechat_sso)
+    back = _wechat_round_trip(client, start["Location"], wechat_sso)
+    # Binding a notice channel is sensitive: the password first (re-authentication),
+    # then the binding the WeChat round trip brought resumes by itself.
+    assert back.status_code == 302 and back["Location"] == "/accounts/reauthenticate/"
+    assert not ChannelBinding.objects.filter(user=cadre, channel="wechat").exists()
+    done = client.post(back["Location"], {"password": "zhixing-demo"})
     assert done.status_code == 302 and done["Location"] == "/me/notifications/"
     binding = ChannelBinding.objects.get(user=cadre, channel="wechat")
     assert (binding.address, binding.appid, binding.verified) == (
@@ -139,3 +147,39 @@ def test_without_configuration_there_are_no_buttons(client: Client, cadre: User)
     assert "signin-dingtalk" not in text and "zwdd-signin" not in text
     client.force_login(cadre)
     assert 'id="bind-wechat"' not in client.get("/me/notifications/").content.decode()
+
+
+def test_a_cadre_without_a_password_confirms_a_binding_with_an_sms_code(
+    client: Client,
+    wechat_sso: WechatOAuthFake,
+    aliyun: AliyunSmsFake,
+    cadre: User,
+    settings: SettingsWrapper,
+) -> None:
+    settings.NOTIFY_SMS_TEMPLATE_CODES = {"default": "SMS_NOTICE", "login_code": "SMS_LOGIN_CODE"}
+    cadre.set_unusable_password()
+    cadre.save()
+    client.force_login(cadre)
+    start = client.post(
+        "/accounts/weixin/login/", {"process": "connect", "next": "/me/notifications/"}
+    )
+    back = _wechat_round_trip(client, start["Location"], wechat_sso)
+    # no password: straight to the code, sent only when the cadre asks for it
+    assert back.status_code == 302 and back["Location"] == "/accounts/reauthenticate/code/"
+    ask = client.get(back["Location"])
+    assert ask.status_code == 200 and "138****" in ask.content.decode()
+    assert not [s for s in aliyun.sent if s.address == cadre.phone]
+    sent = client.post(back["Location"], {"recipient": "13812345678"})
+    assert sent.status_code == 302
+    confirm_url = sent["Location"]
+    assert confirm_url.startswith("/accounts/reauthenticate/code/confirm/")
+    codes = [json.loads(s.text)["code"] for s in aliyun.sent if s.address == cadre.phone]
+    assert len(codes) == 1
+    page = client.get(confirm_url).content.decode()
+    assert "13812345678" not in page and "138****5678" in page
+    wrong = client.post(confirm_url, {"code": "000000" if codes[0] != "000000" else "111111"})
+    assert wrong.status_code == 200
+    assert not ChannelBinding.objects.filter(user=cadre, channel="wechat").exists()
+    done = client.post(confirm_url, {"code": codes[0]})
+    assert done.status_code == 302 and done["Location"] == "/me/notifications/"
+    assert ChannelBinding.objects.filter(user=cadre, channel="wechat", verified=True).exists()
