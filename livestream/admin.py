@@ -5,10 +5,14 @@ from __future__ import annotations
 from django.contrib import admin
 
 from livestream.models import Question
+from portal.admin import ScopedAdminMixin
 
 
 @admin.register(Question)
-class QuestionAdmin(admin.ModelAdmin):
+class QuestionAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    # Not in the organisers' group by default; whoever is granted it sees only the
+    # questions of the programmes their scope organises.
+    scope_prefix = "lecture__programme__organiser_unit__"
     list_display = ("text", "lecture", "author", "status", "flagged", "votes", "created_at")
     list_filter = ("status", "flagged", "highlighted")
     search_fields = ("text",)
