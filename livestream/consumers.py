@@ -29,6 +29,7 @@ from livestream.exceptions import LiveError, LiveErrorCode
 from livestream.hub import CLOSE_NOT_SIGNED_IN, DirectSink, Sink, hub_get
 from livestream.selectors import RoomAccess, Seat
 from livestream.store import store_get
+from portal.http import address_bound, address_of_scope
 
 logger = logging.getLogger(__name__)
 
@@ -113,9 +114,11 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
+        address = address_of_scope(scope)  # audit rows of this socket's commands
         try:
-            while True:
-                await self.dispatch(await receive())
+            with address_bound(lambda: address):
+                while True:
+                    await self.dispatch(await receive())
         except StopConsumer:
             pass
 

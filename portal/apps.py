@@ -9,11 +9,17 @@ class PortalConfig(AppConfig):
     verbose_name = _("Organisations and accounts")
 
     def ready(self) -> None:
+        from allauth.account.signals import login_code_rejected
         from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
         from django.db.models.signals import post_save
 
         from portal import privacy  # noqa: F401  (registers the portal's purges)
-        from portal.audit import sign_in_audit, sign_in_failed_audit, sign_out_audit
+        from portal.audit import (
+            sign_in_audit,
+            sign_in_code_rejected_audit,
+            sign_in_failed_audit,
+            sign_out_audit,
+        )
         from portal.models import User
         from portal.sessions.policy import session_policy_on_login
         from portal.sessions.revoke import (
@@ -28,6 +34,7 @@ class PortalConfig(AppConfig):
         user_logged_in.connect(sign_in_audit, dispatch_uid="portal.audit_sign_in")
         user_logged_out.connect(sign_out_audit, dispatch_uid="portal.audit_sign_out")
         user_login_failed.connect(sign_in_failed_audit, dispatch_uid="portal.audit_failed")
+        login_code_rejected.connect(sign_in_code_rejected_audit, dispatch_uid="portal.audit_code")
         post_save.connect(user_access_changed, sender=User, dispatch_uid="portal.user_access")
 
 

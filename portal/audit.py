@@ -12,7 +12,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from portal.http import request_address
-from portal.masking import phones_masked
+from portal.masking import mask_phone, phones_masked
 from portal.models import User
 from portal.services import audit_log_write
 
@@ -71,5 +71,19 @@ def sign_in_failed_audit(
         action="auth.sign_in_failed",
         target=f"login:{tried}",
         detail={"admin": path.startswith("/admin/")},
+        address=request_address(request),
+    )
+
+
+def sign_in_code_rejected_audit(
+    sender: Any, request: HttpRequest, user: User, last_attempt: bool, **kwargs: Any
+) -> None:
+    """allauth's ``login_code_rejected``: a wrong SMS code, recorded like a wrong password
+    (no user, the number masked); ``last_attempt`` when it voided the code."""
+    audit_log_write(
+        user=None,
+        action="auth.sign_in_failed",
+        target=f"login:{mask_phone(user.phone)}",
+        detail={"method": "code", "last_attempt": last_attempt},
         address=request_address(request),
     )

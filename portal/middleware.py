@@ -18,6 +18,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
 from portal.csp import policy_config
+from portal.http import address_bound, request_address
 
 
 class SecurityHeadersMiddleware:
@@ -62,3 +63,26 @@ class SecurityHeadersMiddleware:
         if settings.PERMISSIONS_POLICY and "Permissions-Policy" not in response:
             response["Permissions-Policy"] = settings.PERMISSIONS_POLICY
         return response
+
+
+class ClientAddressMiddleware:
+    """Bind the request's client address for the audit log (``portal.http.current_address``):
+    every row a request writes, however deep, carries it."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self._acall(request)
+        with address_bound(lambda: request_address(request)):
+            return self.get_response(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        with address_bound(lambda: request_address(request)):
+            return await self.get_response(request)

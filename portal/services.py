@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.models import Group, Permission
 from django.db import models, transaction
 
+from portal.http import current_address
 from portal.models import AuditLog, User
 
 # The Django model permissions an organiser needs in the admin (the scope itself comes from
@@ -86,6 +87,8 @@ def audit_log_write_many(
     target a model instance or a ``"kind:id"`` text. The one write path of the audit log
     (``audit_log_write`` is its single-entry form)."""
     actor = user if user is not None and user.is_authenticated else None
+    if address is None:  # the request or socket being served, if any
+        address = current_address()
     rows = [
         _audit_row(actor=actor, address=address, action=action, target=target, detail=detail)
         for action, target, detail in entries
@@ -102,7 +105,8 @@ def audit_log_write(
     address: str | None = None,
 ) -> AuditLog:
     """Record an action. ``target`` is a model instance or a ``"kind:id"`` text;
-    ``address`` the client's IP (``portal.http.request_address``) where a request has one."""
+    ``address`` the client's IP; by default the one of the request or socket being
+    served (``portal.http.current_address``)."""
     return audit_log_write_many(user=user, entries=[(action, target, detail)], address=address)[0]
 
 

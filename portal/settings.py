@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # outside every middleware that can answer by itself (a bad Host's 400, a 503, …)
     "portal.middleware.SecurityHeadersMiddleware",
+    "portal.middleware.ClientAddressMiddleware",  # the audit log's address
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -12,7 +12,8 @@ from django.contrib.auth.models import AnonymousUser
 
 from courses.models import Lecture
 from livestream.models import Question, Vote
-from tests.livestream.conftest import open_socket, orm, ws_app
+from portal.models import AuditLog
+from tests.livestream.conftest import Client, open_socket, orm, ws_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -335,6 +336,27 @@ async def test_reject_tells_the_asker_the_reason(viewer, viewer2, moderator, lec
     assert await other.silent()
     assert await orm(lambda: Question.objects.get().reject_reason) == "与本讲主题无关"
     for client in (cadre, other, mod):
+        await client.close()
+
+
+async def test_a_moderation_over_the_socket_is_audited_with_its_address(viewer, moderator, lecture):
+    cadre = await open_socket(viewer, lecture.pk)
+    comm = WebsocketCommunicator(ws_app, f"/ws/lectures/{lecture.pk}/")
+    comm.scope["user"] = moderator
+    comm.scope["client"] = ["10.20.30.40", 52100]  # daphne --proxy-headers: nginx's X-F-F
+    assert (await comm.connect())[0]
+    mod = Client(comm)
+    await mod.until("state")
+    await cadre.send(ask("a"))
+    q = (await cadre.until("question.accepted"))["question"]
+    await mod.find("moderation.queue")
+    await mod.send(
+        {"type": "question.moderate", "question_id": q["id"], "action": "reject", "reason": "重复"}
+    )
+    await cadre.until("question.rejected")
+    entry = await orm(lambda: AuditLog.objects.get(action="question.reject"))
+    assert (entry.user_id, entry.address) == (moderator.pk, "10.20.30.40")
+    for client in (cadre, mod):
         await client.close()
 
 

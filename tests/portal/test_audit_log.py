@@ -202,3 +202,8 @@ def test_the_export_is_escaped_and_audited(admin_client: Client, admin_user: Use
     assert rows[1][3] == "'=cmd|' /C calc'!A0"
     (export,) = _entries("report.export.audit_log")
     assert export.user == admin_user and export.detail["rows"] == 1
+    assert export.address == "127.0.0.1"  # every row a request writes carries its address
+
+
+def test_rows_written_outside_a_request_have_no_address(cadre: User) -> None:
+    assert audit_log_write(user=cadre, action="test.task", target=cadre).address is None

@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from portal.models import User
+from portal.models import AuditLog, User
 from tests.fakes.providers import AliyunSmsFake
 from tests.signin.helpers import signed_in_as
 
@@ -76,6 +76,13 @@ def test_three_wrong_codes_void_the_code(client: Client, sms: AliyunSmsFake, cad
     after = client.post(CONFIRM, {"code": code})  # the right code no longer counts
     assert after.status_code == 302 and after["Location"] == REQUEST
     assert signed_in_as(client) is None
+    failures = AuditLog.objects.filter(action="auth.sign_in_failed").order_by("pk")
+    assert [(f.target, f.detail["last_attempt"], f.user_id) for f in failures] == [
+        ("login:138****5678", False, None),
+        ("login:138****5678", False, None),
+        ("login:138****5678", True, None),
+    ]
+    assert all(f.address == "127.0.0.1" for f in failures)
 
 
 def test_expired_code_is_refused(client: Client, sms: AliyunSmsFake, cadre: User) -> None:
