@@ -25,6 +25,7 @@ urlpatterns = [
 ]
 # A busy or unreachable database is a 503 with Retry-After, anything else the 500 page.
 handler500 = "portal.overload.server_error"
+handler429 = "portal.ratelimit.too_many_requests"  # allauth's rate limits
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

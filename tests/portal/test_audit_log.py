@@ -12,10 +12,12 @@ from datetime import timedelta
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from courses.models import Lecture
 from livestream.models import Question
@@ -102,6 +104,24 @@ def test_sign_ins_failures_and_sign_outs_are_recorded_with_the_address(
     client.post(reverse("account_logout"), REMOTE_ADDR="10.1.2.4")
     (signed_out,) = _entries("auth.sign_out")
     assert signed_out.user == cadre
+
+
+def test_rate_limit_refusals_answer_in_chinese_and_are_recorded_once_a_minute(
+    client: Client, cadre: User, settings: SettingsWrapper
+) -> None:
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "login": "2/m/ip"}
+    cache.clear()
+    login = reverse("account_login")
+    statuses = [
+        client.post(login, {"login": "nobody", "password": "x"}, REMOTE_ADDR="10.7.7.7")
+        for _ in range(5)
+    ]
+    assert [r.status_code for r in statuses] == [200, 200, 429, 429, 429]
+    refused = statuses[-1]
+    assert "尝试次数过多" in refused.content.decode() and refused["Retry-After"] == "60"
+    (entry,) = _entries("auth.rate_limited")
+    assert (entry.user, entry.target, entry.address) == (None, "path:/accounts/login/", "10.7.7.7")
+    cache.clear()
 
 
 def test_admin_sign_in_failures_are_recorded(client: Client, tree: Tree) -> None:
