@@ -28,7 +28,7 @@ COLUMNS = {
 REQUIRED = ("cadre_no", "full_name", "phone", "unit")
 STATUS = {"": True, "在职": True, "离职": False}
 CADRE_NO_RE = re.compile(r"^[0-9A-Za-z_\-]{1,32}$")
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")  # not \d: it matches full-width digits too
 EMPLOYEE_CODE_RE = re.compile(r"^[0-9A-Za-z_\-.$]{1,64}$")
 NAME_MAX, RANK_MAX = 50, 50
 STAGE = "directory_cadre_stage"
@@ -42,6 +42,35 @@ STAGE_COLUMNS = (
     "rank",
     "active",
 )
+
+
+# NUL (PostgreSQL refuses it) and the other control characters XML 1.0 cannot carry (every
+# XLSX export of the value would fail); tabs and line breaks are allowed.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def control_checked(
+    cells: list[str],
+    *,
+    line: int,
+    where: dict[str, int],
+    columns: dict[str, str],
+    errors: list[RowError],
+) -> list[str]:
+    """``cells`` without control characters; each known column's cell that had some is an
+    error (so nothing of such a row is written, and no reason quotes the characters)."""
+    if not CONTROL_RE.search("".join(cells)):
+        return cells
+    label_at = {i: columns[key] for key, i in where.items()}
+    clean = []
+    for i, value in enumerate(cells):
+        if CONTROL_RE.search(value):
+            if i in label_at:
+                reason = _("Remove the control characters from the cell.")
+                errors.append(RowError(line, label_at[i], reason))
+            value = CONTROL_RE.sub("", value)
+        clean.append(value)
+    return clean
 
 
 def header_errors(
@@ -94,6 +123,9 @@ class CadreRows:
             if self.progress is not None and self.rows % 5000 == 0:
                 self.progress(self.rows)
             before = len(self.errors)
+            cells = control_checked(
+                cells, line=line, where=where, columns=COLUMNS, errors=self.errors
+            )
             cadre_no = get(cells, "cadre_no")
             if not cadre_no:
                 err(RowError(line, COLUMNS["cadre_no"], _("The cadre number is missing.")))

@@ -72,6 +72,8 @@ def _open_csv(path: Path) -> Table:
                 yield [_cell(c) for c in record]
         except UnicodeDecodeError as exc:
             raise FileUnreadable(f"not {encoding} after line {reader.line_num}") from exc
+        except csv.Error as exc:  # e.g. a field over the csv module's limit (128 KiB)
+            raise FileUnreadable(f"line {reader.line_num}: {exc}") from exc
         finally:
             stream.close()
 
@@ -93,14 +95,22 @@ def _open_xlsx(path: Path) -> Table:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # zip or XML errors: not a workbook
         raise FileUnreadable(str(exc)) from exc
-    sheet = book.worksheets[0]
-    values = sheet.iter_rows(values_only=True)
-    header = [_cell(c) for c in next(values, ())]
+    # The sheet is parsed while it is read: broken XML or zip data in it, or a workbook
+    # without a worksheet, only shows here (any error: the file is not readable).
+    try:
+        sheet = book.worksheets[0]
+        values = sheet.iter_rows(values_only=True)
+        header = [_cell(c) for c in next(values, ())]
+    except Exception as exc:
+        book.close()
+        raise FileUnreadable(str(exc) or type(exc).__name__) from exc
 
     def rows() -> Iterator[list[str]]:
         try:
             for record in values:
                 yield [_cell(c) for c in record]
+        except Exception as exc:
+            raise FileUnreadable(f"broken sheet: {str(exc) or type(exc).__name__}") from exc
         finally:
             book.close()
 

@@ -15,7 +15,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from directory.cadres import header_errors
+from directory.cadres import control_checked, header_errors
 from directory.reading import Table
 from directory.report import ImportResult, RowError
 from portal.models import OrgUnit
@@ -109,13 +109,16 @@ def units_import(
         result.rows += 1
         if progress is not None and result.rows % 5000 == 0:
             progress(result.rows)
+        before = len(result.errors)
+        cells = control_checked(
+            cells, line=line, where=where, columns=COLUMNS, errors=result.errors
+        )
 
         def get(key: str, cells: list[str] = cells) -> str:
             i = where[key]
             return cells[i] if i < len(cells) else ""
 
         code, name, parent, kind_label = get("code"), get("name"), get("parent"), get("kind")
-        before = len(result.errors)
         if not code:
             err(RowError(line, COLUMNS["code"], _("The unit code is missing.")))
         elif not CODE_RE.match(code):

@@ -7,6 +7,7 @@ protocol error code; it never raises anything else, whatever the input.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,10 @@ from livestream.models import CLIENT_ID_MAX_CHARS, QUESTION_MAX_CHARS
 from livestream.services import MODERATION_ACTIONS, REASON_MAX_CHARS
 
 ProtocolError = LiveError
+
+# NUL (PostgreSQL refuses it in text) and lone surrogates (a JSON "\ud800" escape: not
+# Unicode text, psycopg cannot encode it) would fail only at the write, as a server error.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,10 @@ def _field(frame: dict[str, Any], name: str, kind: type, *, required: bool = Tru
         raise _invalid(_("Field “%(name)s” must be true or false.") % {"name": name})
     if kind is str and not isinstance(value, str):
         raise _invalid(_("Field “%(name)s” must be text.") % {"name": name})
+    if kind is str and _UNSTORABLE.search(value):
+        raise _invalid(
+            _("Field “%(name)s” contains a character that is not allowed.") % {"name": name}
+        )
     return value
 
 
