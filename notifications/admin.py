@@ -21,6 +21,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -182,9 +183,9 @@ class ReminderAdmin(ScopedAdminMixin, admin.ModelAdmin):
         if obj.status in (Reminder.Status.PLANNING, Reminder.Status.DISPATCHING):
             # live progress: the change page reloads itself while the reminder is sending
             html += format_html(
-                '<p class="help">{}</p><script>setTimeout(function(){{'
-                "location.reload()}}, 10000)</script>",
+                '<p class="help">{}</p><script src="{}" data-seconds="10"></script>',
                 gettext("Sending… this page refreshes every 10 seconds."),
+                static("js/admin-refresh.js"),
             )
         return html
 

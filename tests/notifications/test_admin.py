@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -70,6 +71,17 @@ def test_change_page_shows_counts_and_preview(
     assert page.status_code == 200
     assert lecture.title in html
     assert "5" in html
+
+
+def test_a_sending_reminder_refreshes_its_page_without_inline_script(
+    organiser_client: Client, lecture: Lecture, cohort: list[User], aliyun: AliyunSmsFake
+) -> None:
+    reminder = _sent_reminder(lecture)
+    Reminder.objects.filter(pk=reminder.pk).update(status=Reminder.Status.DISPATCHING)
+    page = organiser_client.get(reverse("admin:notifications_reminder_change", args=[reminder.pk]))
+    html = page.content.decode()
+    assert re.search(r'<script src="[^"]*/js/admin-refresh\.js" data-seconds="10"></script>', html)
+    assert not re.search(r"<script>(?!\s*</script>)", html)  # the CSP runs no inline code
 
 
 def test_past_time_is_a_form_error(organiser_client: Client, lecture: Lecture) -> None:
