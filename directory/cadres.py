@@ -331,24 +331,34 @@ def stage_classify(cursor: object, result: ImportResult) -> None:
     result.unchanged = result.rows - len(result.errors) - created - deactivated - moved - updated
 
 
-def missing_count(cursor: object, unit_ids: list[int]) -> int:
-    cursor.execute(_missing_sql("SELECT count(*)"), [unit_ids])  # type: ignore[attr-defined]
+@dataclass(frozen=True)
+class Missing:
+    """Whose absence deactivates: the active cadres of exactly these units (None: of the
+    units the rows name — a city's file must not deactivate the counties' cadres), or — a
+    浙政钉 sync, which lists a whole subtree — only those with a 浙政钉 account."""
+
+    unit_ids: list[int] | None = None
+    synced_only: bool = False
+
+
+def missing_count(cursor: object, missing: Missing) -> int:
+    cursor.execute(_missing_sql("SELECT count(*)", missing), [missing.unit_ids])  # type: ignore[attr-defined]
     return int(cursor.fetchone()[0])  # type: ignore[attr-defined]
 
 
-def _missing_sql(head: str) -> str:
-    """Active cadres of the given units (exactly those, not their subtrees: a city's file
-    must not deactivate the counties' cadres) that the staged file does not list."""
+def _missing_sql(head: str, missing: Missing) -> str:
+    """Active cadres of ``missing``'s units that the staged rows do not list."""
+    synced = "AND u.zwdd_employee_code IS NOT NULL" if missing.synced_only else ""
     return f"""
         {head} FROM portal_user u
-        WHERE u.cadre_no IS NOT NULL AND u.is_active AND u.unit_id = ANY(%s)
+        WHERE u.cadre_no IS NOT NULL AND u.is_active AND u.unit_id = ANY(%s) {synced}
           AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.cadre_no = u.cadre_no)
     """  # noqa: S608 (identifiers are constants; values are parameters)
 
 
-def stage_apply(cursor: object, *, deactivate_missing_units: list[int] | None) -> Applied:
+def stage_apply(cursor: object, *, missing: Missing | None) -> Applied:
     """Write the staged rows: free numbers and accounts that change hands, update, insert,
-    and (optionally) deactivate the cadres of the covered units the file no longer lists."""
+    and (optionally) deactivate the ``missing`` cadres the rows no longer list."""
     for stage_col, user_col in (("phone", "phone"), ("employee_code", "zwdd_employee_code")):
         cursor.execute(  # type: ignore[attr-defined]
             f"""
@@ -392,12 +402,12 @@ def stage_apply(cursor: object, *, deactivate_missing_units: list[int] | None) -
         """  # noqa: S608 (identifiers are constants; values are parameters)
     )
     created = [int(r[0]) for r in cursor.fetchall()]  # type: ignore[attr-defined]
-    if deactivate_missing_units is not None:
+    if missing is not None:
         cursor.execute(  # type: ignore[attr-defined]
             "UPDATE portal_user SET is_active = false WHERE id IN ("  # noqa: S608 (constant SQL)
-            + _missing_sql("SELECT u.id")
+            + _missing_sql("SELECT u.id", missing)
             + ") RETURNING id",
-            [deactivate_missing_units],
+            [missing.unit_ids],
         )
         deactivated += [int(r[0]) for r in cursor.fetchall()]  # type: ignore[attr-defined]
     return Applied(created, moved, deactivated)

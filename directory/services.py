@@ -67,14 +67,47 @@ def directory_import(
     area (rows outside it are errors); None for an operator at the command line."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
-    if connection.vendor != "postgresql":
-        raise RuntimeError("the directory import needs PostgreSQL (COPY and set-based SQL)")
-    result = ImportResult(kind=kind)
     try:
         table = table_open(path)
     except FileUnreadable as exc:
+        result = ImportResult(kind=kind)
         result.errors.append(RowError(1, "", _("The file cannot be read: %(why)s") % {"why": exc}))
         return result
+    return directory_import_table(
+        kind=kind,
+        table=table,
+        source=f"file:{path.name}",
+        dry_run=dry_run,
+        deactivate_missing=deactivate_missing,
+        scope=scope,
+        by=by,
+        progress=progress,
+    )
+
+
+def directory_import_table(
+    *,
+    kind: str,
+    table: Table,
+    source: str,
+    dry_run: bool = False,
+    deactivate_missing: bool = False,
+    missing: cadres.Missing | None = None,
+    pending_units: dict[str, int] | None = None,
+    scope: Scope | None = None,
+    by: User | None = None,
+    progress: Callable[[int, float | None], None] | None = None,
+) -> ImportResult:
+    """The import engine over rows in the file's columns, wherever they come from (a file,
+    the 浙政钉 directory). ``source`` names them in the audit log. Cadres the rows no longer
+    list are deactivated with ``deactivate_missing`` (those of the units the rows name) or
+    as ``missing`` says. ``pending_units``: 单位编码 a dry run of units would create, with
+    stand-in ids, so a dry run of cadres can count the rows that go there."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    if connection.vendor != "postgresql":
+        raise RuntimeError("the directory import needs PostgreSQL (COPY and set-based SQL)")
+    result = ImportResult(kind=kind)
     tick: Callable[[int], None] | None = None
     if progress is not None:
         report = progress
@@ -84,7 +117,9 @@ def directory_import(
 
     try:
         if kind == "cadres":
-            _cadres(table, result, dry_run, deactivate_missing, scope, tick)
+            if missing is None and deactivate_missing:
+                missing = cadres.Missing()
+            _cadres(table, result, dry_run, missing, scope, tick, pending_units or {})
         else:
             units.units_import(
                 table=table, result=result, dry_run=dry_run, scope=scope, progress=tick
@@ -96,7 +131,7 @@ def directory_import(
         audit_log_write(
             user=by,
             action=f"directory.import_{kind}",
-            target=f"file:{path.name}",
+            target=source,
             detail=result.counts(),
         )
     return result
@@ -106,11 +141,16 @@ def _cadres(
     table: Table,
     result: ImportResult,
     dry_run: bool,
-    deactivate_missing: bool,
+    missing: cadres.Missing | None,
     scope: Scope | None,
     progress: Callable[[int], None] | None,
+    pending_units: dict[str, int],
 ) -> None:
     inside, outside = _unit_codes(scope)
+    if pending_units:
+        if not dry_run:
+            raise ValueError("units still to be created are for a dry run only")
+        inside.update(pending_units)
     check = cadres.CadreRows(table, inside, outside, progress=progress)
     applied: cadres.Applied | None = None
     try:
@@ -125,12 +165,14 @@ def _cadres(
             if result.errors:
                 raise _Rollback
             cadres.stage_classify(cursor, result)
-            covered = sorted(check.unit_ids) if deactivate_missing else None
+            covered = missing
+            if covered is not None and covered.unit_ids is None:
+                covered = cadres.Missing(sorted(check.unit_ids), covered.synced_only)
             if covered is not None:
                 result.deactivated += cadres.missing_count(cursor, covered)
             if dry_run:
                 raise _Rollback
-            applied = cadres.stage_apply(cursor, deactivate_missing_units=covered)
+            applied = cadres.stage_apply(cursor, missing=covered)
             if applied.moved_ids:
                 summaries_sync_users(user_ids=applied.moved_ids)
             if applied.deactivated_ids:

@@ -339,6 +339,22 @@ ZWDD_HTTP_TIMEOUT = env.float("ZWDD_HTTP_TIMEOUT", default=5.0)
 # The platform's JSAPI script for 免登 inside the 浙政钉 app (not on npm with a licence we
 # can vendor, so loaded from the address the platform gives the app); empty: off.
 ZWDD_JSAPI_URL = env.str("ZWDD_JSAPI_URL", default="")
+# The directory sync from 浙政钉 (docs/directory.md): off unless ZWDD_DIRECTORY_SYNC; the
+# tenant, where to start (empty: the tenant's root), and how organisation types map.
+ZWDD_DIRECTORY_SYNC = env.bool("ZWDD_DIRECTORY_SYNC", default=False)
+ZWDD_TENANT_ID = env.str("ZWDD_TENANT_ID", default=env.str("NOTIFY_ZWDD_TENANT_ID", default=""))
+ZWDD_DIRECTORY_ROOT = env.str("ZWDD_DIRECTORY_ROOT", default="")
+ZWDD_DIRECTORY_PAGE_SIZE = env.int("ZWDD_DIRECTORY_PAGE_SIZE", default=100)
+ZWDD_DIRECTORY_SKIP_TYPES = env.list(
+    "ZWDD_DIRECTORY_SKIP_TYPES", default=["GOV_INTERNAL_INSTITUTION"]
+)
+ZWDD_DIRECTORY_TERRITORIAL_TYPES = env.list(
+    "ZWDD_DIRECTORY_TERRITORIAL_TYPES", default=["GOV_DIVISION", "GOV_HOLLOW_LEVEL"]
+)
+CELERY_BEAT_SCHEDULE["directory-sync-zwdd"] = {  # a no-op unless ZWDD_DIRECTORY_SYNC
+    "task": "directory.sync_zwdd",
+    "schedule": crontab(hour=2, minute=30),  # Beijing time, before the purge at 03:30
+}
 # Directory files uploaded in the admin (personal data: outside MEDIA_ROOT, not served).
 DIRECTORY_UPLOAD_ROOT = env.str("DIRECTORY_UPLOAD_ROOT", default=str(VAR_DIR / "directory-uploads"))
 # Who a cadre without a directory record should contact (shown on the refusal page).

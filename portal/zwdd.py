@@ -9,7 +9,8 @@ Java SDK (``com.alibaba.xxpt.gateway.shared``):
   ``X-Hmac-Auth-MAC`` and ``X-Hmac-Auth-Signature``;
 * the signature is Base64(HMAC-SHA256(AppSecret, ``METHOD\\nTIMESTAMP\\nNONCE\\nPATH``)),
   plus ``\\n`` and ``k1=v1&k2=v2…`` when the call has query or form parameters, sorted by
-  key **case-insensitively**, values **not** URL-encoded.
+  key **case-insensitively**, values **not** URL-encoded; a repeated parameter (a list of
+  codes: ``organizationCodes=a&organizationCodes=b``) is signed once per value, in order.
 
 Answers come in two levels: the gateway's (``success``, ``errorCode`` / ``errorMsg``, e.g.
 ``SignatureDoesNotMatch``) and the API's (``content.success``, ``content.responseCode``,
@@ -25,11 +26,12 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 import httpx
+from django.conf import settings
 from django.utils import timezone
 
 # The API's own response codes (numeric strings, as the platform returns them).
@@ -63,13 +65,27 @@ CONFIGURATION_CODES = frozenset(
 )
 
 
-def canonical_params(params: Mapping[str, str]) -> str:
-    """``k1=v1&k2=v2`` sorted by key case-insensitively, values as they are (not encoded)."""
-    return "&".join(f"{k}={params[k]}" for k in sorted(params, key=str.lower))
+# A parameter's value, or its values in order when it is repeated.
+Params = Mapping[str, str | Sequence[str]]
+
+
+def _pairs(params: Params) -> list[tuple[str, str]]:
+    return [
+        (key, value)
+        for key, values in params.items()
+        for value in ([values] if isinstance(values, str) else values)
+    ]
+
+
+def canonical_params(params: Params) -> str:
+    """``k1=v1&k2=v2`` sorted by key case-insensitively (a repeated key's values keep their
+    order), values as they are (not encoded)."""
+    pairs = sorted(_pairs(params), key=lambda pair: pair[0].lower())
+    return "&".join(f"{k}={v}" for k, v in pairs)
 
 
 def signature(
-    *, secret: str, method: str, timestamp: str, nonce: str, path: str, params: Mapping[str, str]
+    *, secret: str, method: str, timestamp: str, nonce: str, path: str, params: Params
 ) -> str:
     to_sign = f"{method.upper()}\n{timestamp}\n{nonce}\n{path}"
     if params:
@@ -95,7 +111,7 @@ def _host_ip_mac() -> tuple[str, str]:
 
 
 def signed_headers(
-    *, app_key: str, secret: str, method: str, path: str, params: Mapping[str, str]
+    *, app_key: str, secret: str, method: str, path: str, params: Params
 ) -> dict[str, str]:
     timestamp = timezone.localtime().isoformat(timespec="milliseconds")
     nonce = f"{int(time.time() * 1000)}{secrets.randbelow(9000) + 1000}"
@@ -111,6 +127,12 @@ def signed_headers(
             secret=secret, method=method, timestamp=timestamp, nonce=nonce, path=path, params=params
         ),
     }
+
+
+def request_kwargs(method: str, params: Params) -> dict[str, Any]:
+    """httpx's arguments for ``params``: the query of a GET, the form of a POST."""
+    values = {k: v if isinstance(v, str) else list(v) for k, v in params.items()}
+    return {"params": values} if method == "GET" else {"data": values}
 
 
 def envelope_data(payload: Any) -> Any:
@@ -156,19 +178,18 @@ class Gateway:
         self._token_invalidate = token_invalidate
 
     def send(
-        self, method: str, url: str, *, headers: dict[str, str], params: Mapping[str, str]
+        self, method: str, url: str, *, headers: dict[str, str], params: Params
     ) -> httpx.Response:
-        """The HTTP exchange; GET sends the parameters in the query, POST as a form.
-        Subclasses may map transport failures their own way."""
-        kwargs: dict[str, Any] = (
-            {"params": dict(params)} if method == "GET" else {"data": dict(params)}
-        )
+        """The HTTP exchange; GET sends the parameters in the query, POST as a form (a list
+        value as a repeated key). Subclasses may map transport failures their own way."""
         try:
-            return self.client.request(method, url, headers=headers, **kwargs)
+            return self.client.request(
+                method, url, headers=headers, **request_kwargs(method, params)
+            )
         except httpx.HTTPError as exc:
             raise GatewayError(TRANSPORT, type(exc).__name__) from exc
 
-    def call(self, method: str, path: str, params: Mapping[str, str]) -> Any:
+    def call(self, method: str, path: str, params: Params) -> Any:
         method = method.upper()
         headers = signed_headers(
             app_key=self.app_key, secret=self.secret, method=method, path=path, params=params
@@ -192,7 +213,7 @@ class Gateway:
             raise GatewayError(BAD_RESPONSE, "no accessToken")
         return str(data["accessToken"]), int(data.get("expiresIn") or 7200)
 
-    def call_with_token(self, method: str, path: str, params: Mapping[str, str]) -> Any:
+    def call_with_token(self, method: str, path: str, params: Params) -> Any:
         """``call`` with the app's ``access_token`` added; one refetch on ``240133``."""
         for attempt in (1, 2):
             token = self._token_get(key=self.token_key, fetch=self._fetch_token)
@@ -203,3 +224,30 @@ class Gateway:
                     raise
                 self._token_invalidate(key=self.token_key, token=token)
         raise AssertionError("unreachable")
+
+
+@lru_cache(maxsize=8)
+def _http(timeout: float, user_agent: str) -> httpx.Client:
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        headers={"User-Agent": user_agent},
+    )
+
+
+def settings_gateway(
+    *,
+    user_agent: str,
+    token_get: Callable[..., str],
+    token_invalidate: Callable[..., None],
+) -> Gateway:
+    """The gateway of the ``ZWDD_*`` settings (sign-in, the directory sync), on a pooled
+    client per user agent; the token store comes from the caller's layer."""
+    return Gateway(
+        base=settings.ZWDD_API_BASE,
+        app_key=settings.ZWDD_APP_KEY,
+        secret=settings.ZWDD_APP_SECRET,
+        client=_http(settings.ZWDD_HTTP_TIMEOUT, user_agent),
+        token_get=token_get,
+        token_invalidate=token_invalidate,
+    )

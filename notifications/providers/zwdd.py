@@ -8,8 +8,7 @@ the same key and the platform carries it out once.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import httpx
 from django.conf import settings
@@ -49,12 +48,16 @@ class _NoticeGateway(gateway.Gateway):
     """Transport failures mapped the notifications way (retryable / unknown / throttled)."""
 
     def send(
-        self, method: str, url: str, *, headers: dict[str, str], params: Mapping[str, str]
+        self, method: str, url: str, *, headers: dict[str, str], params: gateway.Params
     ) -> httpx.Response:
-        kwargs: dict[str, Any] = (
-            {"params": dict(params)} if method == "GET" else {"data": dict(params)}
+        return http.request(
+            self.client,
+            method,
+            url,
+            idempotent=True,
+            headers=headers,
+            **gateway.request_kwargs(method, params),
         )
-        return http.request(self.client, method, url, idempotent=True, headers=headers, **kwargs)
 
 
 class ZwddProvider(Provider):

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from functools import lru_cache
 from typing import Any
-
-import httpx
-from django.conf import settings
 
 from notifications import redis_state
 from portal import zwdd as gateway
@@ -22,21 +18,9 @@ APP_USER_PATH = "/rpc/oauth2/dingtalk_app_user.json"  # in-app (免登) authCode
 CODE_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,128}$")
 
 
-@lru_cache(maxsize=4)
-def _http(timeout: float) -> httpx.Client:
-    return httpx.Client(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
-        headers={"User-Agent": "zhixing-signin/1"},
-    )
-
-
 def _gateway() -> gateway.Gateway:
-    return gateway.Gateway(
-        base=settings.ZWDD_API_BASE,
-        app_key=settings.ZWDD_APP_KEY,
-        secret=settings.ZWDD_APP_SECRET,
-        client=_http(settings.ZWDD_HTTP_TIMEOUT),
+    return gateway.settings_gateway(
+        user_agent="zhixing-signin/1",
         token_get=redis_state.token_get,
         token_invalidate=redis_state.token_invalidate,
     )

@@ -1,15 +1,16 @@
-"""A fake 浙政钉 open platform over real HTTP: the API host (signed calls) and the login host
-(the QR page, in redirect and embedded modes).
+"""A fake 浙政钉 open platform over real HTTP: the API host (signed calls: sign-in, work
+notices, the organisation directory ``/mozi/...``) and the login host (the QR page, in
+redirect and embedded modes).
 
 The signature check is written here from the platform's SDK rules, independently of
 ``portal.zwdd``: parameters sorted by key case-insensitively, values as sent (decoded, never
 URL-encoded), the path without the query. A client that sorts case-sensitively or signs
 encoded values is refused with ``SignatureDoesNotMatch``, as the real gateway refuses it.
 
-Faults (``inject``) on the API's ``/rpc/`` and ``/message/`` paths: ``5xx``, ``timeout``,
-``timeout_before`` (see ``FakeServer``), ``html`` (an HTML error page with status 200, as a
-proxy on the government extranet answers), ``token_invalid`` (the app token is revoked:
-the call answers ``240133``), ``throttle`` (the gateway's ``Throttling``).
+Faults (``inject``) on the API's ``/rpc/``, ``/message/`` and ``/mozi/`` paths: ``5xx``,
+``timeout``, ``timeout_before`` (see ``FakeServer``), ``html`` (an HTML error page with
+status 200, as a proxy on the government extranet answers), ``token_invalid`` (the app
+token is revoked: the call answers ``240133``), ``throttle`` (the gateway's ``Throttling``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from tests.fakes.providers import Sent, _SentLog
 from tests.fakes.server import FakeServer, Recorded, Reply
@@ -34,12 +35,13 @@ TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$
 
 
 def sdk_signature(
-    secret: str, method: str, timestamp: str, nonce: str, path: str, params: dict[str, str]
+    secret: str, method: str, timestamp: str, nonce: str, path: str, params: list[tuple[str, str]]
 ) -> str:
+    """``params`` as sent, in order: a repeated key (a list of codes) once per value."""
     lines = [method, timestamp, nonce, path]
     if params:
-        keys = sorted(params, key=lambda k: k.lower())
-        lines.append("&".join(k + "=" + params[k] for k in keys))
+        ordered = sorted(params, key=lambda kv: kv[0].lower())  # stable: values keep order
+        lines.append("&".join(k + "=" + v for k, v in ordered))
     mac = hmac.new(secret.encode("utf-8"), "\n".join(lines).encode("utf-8"), hashlib.sha256)
     return base64.b64encode(mac.digest()).decode("ascii")
 
@@ -86,7 +88,8 @@ class ZwddPlatformFake(FakeServer, _SentLog):
     app_key = "zk"
     secret = "zwdd-secret"
     client_id = "zhixing_dingoa"  # the app code (应用标识), distinct from the AppKey
-    fault_paths = ("/rpc/", "/message/")
+    fault_paths = ("/rpc/", "/message/", "/mozi/")
+    tenant_id = "196729"
 
     def __init__(self, **kwargs: Any) -> None:
         FakeServer.__init__(self, **kwargs)
@@ -98,6 +101,11 @@ class ZwddPlatformFake(FakeServer, _SentLog):
         self.by_biz: dict[str, str] = {}
         self.code_ttl = 300.0
         self._codes_lock = threading.Lock()
+        self.orgs: dict[str, dict[str, Any]] = {}
+        self.sub_orgs: dict[str, list[str]] = {}
+        self.org_employees: dict[str, list[str]] = {}
+        self.employees: dict[str, dict[str, Any]] = {}
+        self.root_code = ""
 
     # -- directory and codes -------------------------------------------------------------
     def add_user(self, account_id: str, *, employee_code: str, name: str) -> None:
@@ -126,9 +134,86 @@ class ZwddPlatformFake(FakeServer, _SentLog):
     def calls(self, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.path == path]
 
+    # -- the organisation directory (/mozi/...) --------------------------------------------
+    def add_org(
+        self,
+        code: str,
+        name: str,
+        *,
+        parent: str | None = None,
+        type_code: str = "GOV_UNIT",
+        division: str = "",
+    ) -> None:
+        """An organisation; the first one added without a parent is the root."""
+        self.orgs[code] = {
+            "organizationCode": code,
+            "organizationName": name,
+            "parentCode": parent or "",
+            "typeCode": type_code,
+            "divisionCode": division,
+            "status": "A",
+        }
+        self.sub_orgs.setdefault(code, [])
+        self.org_employees.setdefault(code, [])
+        if parent is None:
+            self.root_code = self.root_code or code
+        else:
+            self.sub_orgs[parent].append(code)
+
+    def remove_org(self, code: str) -> None:
+        """The organisation and its employees' positions are gone (its subtree too)."""
+        for child in list(self.sub_orgs.get(code, [])):
+            self.remove_org(child)
+        parent = self.orgs.pop(code)["parentCode"]
+        if parent:
+            self.sub_orgs[parent].remove(code)
+        self.sub_orgs.pop(code, None)
+        self.org_employees.pop(code, None)
+
+    def add_employee(self, code: str, name: str, *, org: str, status: str = "A") -> None:
+        self.employees[code] = {"employeeCode": code, "employeeName": name, "status": status}
+        self.org_employees[org].append(code)
+
+    def move_employee(self, code: str, *, to: str) -> None:
+        for members in self.org_employees.values():
+            if code in members:
+                members.remove(code)
+        self.org_employees[to].append(code)
+
+    def _page(self, codes: list[str], params: dict[str, list[str]]) -> Reply:
+        size = min(int(params.get("pageSize", ["20"])[0]), 100)
+        page = int(params.get("pageNo", ["1"])[0])
+        return _ok(codes[(page - 1) * size : page * size])
+
+    def _directory(self, path: str, params: dict[str, list[str]]) -> Reply | None:
+        if params.get("tenantId") != [self.tenant_id]:
+            return _refused("100002", "tenantId 无效")
+        if path == "/mozi/organization/getRootOrganization":
+            return _ok(self.orgs[self.root_code] if self.root_code else None)
+        if path == "/mozi/organization/pageSubOrganizationCodes":
+            return self._page(self.sub_orgs.get(params["organizationCode"][0], []), params)
+        if path == "/mozi/organization/pageOrganizationEmployeeCodes":
+            return self._page(self.org_employees.get(params["organizationCode"][0], []), params)
+        if path == "/mozi/organization/listOrganizationsByCodes":
+            codes = params.get("organizationCodes", [])
+            if len(codes) > 100:
+                return _refused("100001", "最多 100 个")
+            return _ok([self.orgs[c] for c in codes if c in self.orgs])
+        if path == "/mozi/employee/listEmployeesByCodes":
+            codes = params.get("employeeCodes", [])
+            if len(codes) > 100:
+                return _refused("100001", "最多 100 个")
+            return _ok([self.employees[c] for c in codes if c in self.employees])
+        return None
+
     # -- the gateway -----------------------------------------------------------------------
     def _params(self, rec: Recorded) -> dict[str, str]:
         return rec.query if rec.method == "GET" else rec.form()
+
+    def _pairs(self, rec: Recorded) -> list[tuple[str, str]]:
+        if rec.method == "GET":
+            return list(rec.query.items())
+        return parse_qsl(rec.body.decode(), keep_blank_values=True)
 
     def _signature_ok(self, rec: Recorded) -> bool:
         h = rec.headers
@@ -142,7 +227,7 @@ class ZwddPlatformFake(FakeServer, _SentLog):
         if not TIMESTAMP_RE.match(timestamp):
             return False
         expected = sdk_signature(
-            self.secret, rec.method, timestamp, h["x-hmac-auth-nonce"], rec.path, self._params(rec)
+            self.secret, rec.method, timestamp, h["x-hmac-auth-nonce"], rec.path, self._pairs(rec)
         )
         return hmac.compare_digest(h.get("x-hmac-auth-signature", ""), expected)
 
@@ -181,6 +266,13 @@ class ZwddPlatformFake(FakeServer, _SentLog):
             return self._user_for(params.get("auth_code", ""))
         if rec.path == "/message/workNotification":
             return self._work_notification(params)
+        if rec.path.startswith("/mozi/"):
+            multi: dict[str, list[str]] = {}
+            for key, value in self._pairs(rec):
+                multi.setdefault(key, []).append(value)
+            reply = self._directory(rec.path, multi)
+            if reply is not None:
+                return reply
         return Reply(404, {"success": False, "errorCode": "ApiNotFound"})
 
     def _user_for(self, code: str) -> Reply:

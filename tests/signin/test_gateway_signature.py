@@ -86,6 +86,16 @@ def test_other_canonical_forms_fail(fake: ZwddPlatformFake, canonical: str) -> N
     assert _get(fake, _signed_by(right, base))["success"] is True
 
 
+def test_repeated_parameters_are_signed_once_per_value_in_order() -> None:
+    params = {"tenantId": "1", "organizationCodes": ["GO_b", "GO_a"], "Alpha": "x"}
+    assert gateway.canonical_params(params) == (
+        "Alpha=x&organizationCodes=GO_b&organizationCodes=GO_a&tenantId=1"
+    )
+    assert gateway.request_kwargs("POST", params) == {
+        "data": {"tenantId": "1", "organizationCodes": ["GO_b", "GO_a"], "Alpha": "x"}
+    }
+
+
 def test_envelope_levels() -> None:
     assert gateway.envelope_data({"success": True, "content": {"success": True, "data": 1}}) == 1
     with pytest.raises(gateway.GatewayError) as outer:
