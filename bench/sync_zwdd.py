@@ -115,7 +115,8 @@ def main() -> int:
         text=True,
     )
     try:
-        assert fake.stdout is not None and fake.stdin is not None
+        assert fake.stdout is not None
+        assert fake.stdin is not None
         url, organisations = fake.stdout.readline().split()
         env = {
             **{
