@@ -73,6 +73,39 @@ def _process_state_fresh() -> Iterator[None]:
     process_state_reset_all()
 
 
+# Sign-in throttles live in the default cache (Redis in CI), keyed by account or address:
+# a test that locks ``cadre1`` must not lock the next test's ``cadre1``.
+_THROTTLE_MARKS = (":allauth:rl:", ":adminlogin:", ":zx:429:")
+
+
+@pytest.fixture(autouse=True)
+def _sign_in_throttles_fresh() -> Iterator[None]:
+    _throttles_clear()
+    yield
+    _throttles_clear()
+
+
+def _throttles_clear() -> None:
+    from django.core.cache import cache
+
+    store = getattr(cache, "_cache", None)
+    if isinstance(store, dict):  # LocMemCache
+        for key in [k for k in store if any(mark in k for mark in _THROTTLE_MARKS)]:
+            cache.delete(key.split(":", 2)[2])  # stored as ":<version>:<key>"
+        return
+    get_client = getattr(store, "get_client", None)
+    if get_client is None:
+        return
+    try:
+        client = get_client(None, write=True)
+        for mark in _THROTTLE_MARKS:
+            keys = list(client.scan_iter(match=f"*{mark}*", count=1000))
+            if keys:
+                client.delete(*keys)
+    except Exception:  # noqa: S110 (Redis down in a test about Redis being down)
+        pass
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A clean real Redis database for this test."""

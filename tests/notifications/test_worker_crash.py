@@ -127,7 +127,8 @@ def _planned(lecture: Lecture) -> Reminder:
 
 
 def _kick(redis: PrivateRedis, n: int = 2) -> None:
-    app = Celery(broker=f"{redis.url}/0")
+    # not the current app: shared tasks of later tests would publish to this dead broker
+    app = Celery(broker=f"{redis.url}/0", set_as_current=False)
     for _ in range(n):
         app.send_task("notifications.dispatch", args=["sms"])
     app.close()
