@@ -13,7 +13,7 @@
 #                failure (local work; not a substitute for make test)
 #   make bench   run bench/*.py and print a results table
 #
-# Embedded default (SQLite, in-memory channel layer, filesystem broker) unless
+# Embedded default (SQLite, live rooms in memory, filesystem broker) unless
 # DATABASE_URL / REDIS_URL are set. See docs/operations.md.
 
 SHELL := /bin/bash

@@ -4,7 +4,10 @@ Checks, run concurrently, each bounded by ``HEALTH_CHECK_TIMEOUT`` (2 s):
 
 * ``database``: ``SELECT 1`` on the default connection;
 * ``redis``: ``PING`` to ``REDIS_URL`` (only when it is configured);
-* ``channel_layer``: a message sent to a fresh channel comes back from it;
+* ``channel_layer``: the live fan-out between processes works — a message published on a
+  fresh channel of ``LIVE_REDIS_URL`` arrives back (the name is kept from when Channels'
+  layer was meant to carry it: a contract); without ``LIVE_REDIS_URL`` the fan-out is this
+  process's memory and the check passes;
 * ``broker``: a kombu connection to ``CELERY_BROKER_URL`` (for the embedded
   ``filesystem://`` broker: its folders exist and are writable).
 
@@ -28,7 +31,6 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -74,15 +76,29 @@ async def check_redis() -> None:
 
 
 async def check_channel_layer() -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        raise HealthCheckError("no channel layer configured")
-    channel = await layer.new_channel("healthz.")
-    nonce = uuid.uuid4().hex
-    await layer.send(channel, {"type": "healthz.ping", "nonce": nonce})
-    message = await layer.receive(channel)
-    if message.get("nonce") != nonce:
-        raise HealthCheckError("wrong message received")
+    url: str = settings.LIVE_REDIS_URL
+    if not url:
+        return
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(
+        url, socket_connect_timeout=HEALTH_CHECK_TIMEOUT, socket_timeout=HEALTH_CHECK_TIMEOUT
+    )
+    pubsub = client.pubsub()
+    channel = f"{settings.LIVE_REDIS_PREFIX}healthz:{uuid.uuid4().hex}"
+    nonce = uuid.uuid4().hex.encode()
+    try:
+        await pubsub.subscribe(channel)
+        await client.publish(channel, nonce)
+        # None also stands for the subscription's own confirmation: read until the deadline
+        # (the caller's timeout bounds the whole check)
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+            if message is not None and message.get("data") == nonce:
+                return
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
 
 
 def _broker() -> None:
@@ -158,7 +174,7 @@ def _key() -> tuple[object, ...]:
         settings.REDIS_URL,
         settings.CELERY_BROKER_URL,
         str(settings.DATABASES["default"].get("NAME")),
-        repr(settings.CHANNEL_LAYERS),
+        settings.LIVE_REDIS_URL,
         repr(getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})),
     )
 

@@ -1,7 +1,7 @@
 """Zhixing settings: one env-driven module.
 
 Every value comes from the environment, with an embedded default that needs no server
-(SQLite, in-memory channel layer, filesystem Celery broker). Setting ``DATABASE_URL`` and
+(SQLite, live rooms in process memory, filesystem Celery broker). Setting ``DATABASE_URL`` and
 ``REDIS_URL`` switches to PostgreSQL and Redis. Bad values fail at start-up.
 See ``.env.example`` for the full list.
 """
@@ -168,24 +168,6 @@ if REDIS_URL:
     }
     # Sessions read from Redis, the database the source of truth (portal/sessions.py).
     SESSION_ENGINE = "portal.sessions"
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py >= 5 pools default to short socket timeouts in some versions;
-                # blocking reads must not time out (channels_redis #422).
-                "hosts": [
-                    {
-                        "address": _redis_db(REDIS_URL, 1),
-                        "socket_timeout": None,
-                        "max_connections": 1000,
-                    }
-                ],
-                "capacity": 1000,
-                "expiry": 30,
-            },
-        }
-    }
 else:
     CACHES = {
         "default": {
@@ -194,7 +176,6 @@ else:
         }
     }
     SESSION_ENGINE = "portal.sessions.db"  # database sessions with the role rules
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # ---------------------------------------------------------------------------
 # CELERY

@@ -52,9 +52,8 @@ CSRF_COOKIE_SECURE = False
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
-# Unit tests use the in-memory layer and cache; Redis-backed tests opt in explicitly.
+# Unit tests use the in-memory cache; Redis-backed tests opt in explicitly.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 TEST_REDIS_URL = os.environ.get(
     "ZHIXING_TEST_REDIS_URL",
     f"redis://127.0.0.1:6379/{os.environ.get('ZHIXING_TEST_REDIS_DB', '15')}",

@@ -2,7 +2,7 @@
 # The `make run` supervisor: prepare the database and demo data, then run daphne and a
 # Celery worker (with embedded beat) side by side until Ctrl-C / SIGTERM.
 #
-# Embedded default (SQLite, in-memory channel layer, filesystem broker) unless
+# Embedded default (SQLite, live rooms in memory, filesystem broker) unless
 # DATABASE_URL / REDIS_URL are set in the environment. HOST / PORT choose the address.
 # `--audience N` (make run AUDIENCE=N) also starts N simulated viewers in the live lecture
 # (manage.py demo_audience) once daphne answers.

@@ -1,4 +1,5 @@
-"""``/healthz/``: 200 only when database, redis (if configured), channel layer and broker answer."""
+"""``/healthz/``: 200 only when database, redis (if configured), the live fan-out's Redis
+(``channel_layer``) and broker answer."""
 
 from __future__ import annotations
 
@@ -28,12 +29,7 @@ def _redis_settings(url: str) -> dict[str, object]:
         "REDIS_URL": url,
         "CELERY_BROKER_URL": url,
         "CELERY_BROKER_TRANSPORT_OPTIONS": {"visibility_timeout": 3600},
-        "CHANNEL_LAYERS": {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [url]},
-            }
-        },
+        "LIVE_REDIS_URL": url,
     }
 
 
@@ -62,6 +58,15 @@ def test_healthz_with_redis_configured_and_up(client: Client, redis_url: str) ->
         "channel_layer": "ok",
         "broker": "ok",
     }
+
+
+@pytest.mark.django_db
+def test_the_live_fan_out_is_checked_on_its_own_redis(client: Client, redis_url: str) -> None:
+    down = f"redis://127.0.0.1:{_unused_port()}/0"
+    with override_settings(**{**_redis_settings(redis_url), "LIVE_REDIS_URL": down}):
+        response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["channel_layer"]
 
 
 @pytest.mark.django_db
