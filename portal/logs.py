@@ -1,4 +1,4 @@
-"""Log lines never carry a phone number in clear (issue 15 §5).
+"""Log lines never carry a phone number in clear (docs/security.md §5).
 
 ``PhoneMaskFilter`` sits on every handler (settings.LOGGING): a mainland mobile number in
 a record's message — from our code, a library, a traceback — is written as ``138****5678``.

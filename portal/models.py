@@ -124,7 +124,7 @@ class User(AbstractUser):
         related_name="members",
     )
     job_title = models.CharField(_("position"), max_length=100, blank=True)
-    # 干部编号: the key of a cadre in the directory import (issue 14); empty for staff made
+    # 干部编号: the key of a cadre in the directory import (docs/directory.md); empty for staff made
     # by hand.
     cadre_no = models.CharField(
         _("cadre number"), max_length=32, unique=True, null=True, blank=True

@@ -1,5 +1,5 @@
 """The password rules for password accounts (staff, and cadres' fallback), each with a
-Chinese explanation (issue 15): at least 8 characters, 3 of 4 character classes, not like
+Chinese explanation (docs/security.md §3): at least 8 characters, 3 of 4 character classes, not like
 the username, name or phone, not a common password."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Personal data: what is removed when, and what a person may download (issue 15 §5).
+"""Personal data: what is removed when, and what a person may download (docs/security.md §5).
 
 Two registries, filled by each app's ``privacy`` module (imported in its AppConfig's
 ``ready``), so every app states the rules for what it holds in one place:

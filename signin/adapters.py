@@ -130,7 +130,7 @@ class AccountAdapter(PortalAccountAdapter):
         return (user.phone, True) if user.phone else None
 
     def set_phone(self, user: Any, phone: str, verified: bool) -> None:
-        # Only the directory import and staff change a cadre's number (issue 14).
+        # Only the directory import and staff change a cadre's number (docs/directory.md).
         raise PermissionDenied("phone numbers come from the directory")
 
     def set_phone_verified(self, user: Any, phone: str) -> None:

@@ -1,5 +1,5 @@
 """XSS payloads in every field a cadre or an organiser can fill render inert in Chromium,
-the admin included (issue 15 §7).
+the admin included (docs/security.md §7).
 
 Each payload would set ``window.__xss`` (or open an alert) if it ever ran. They are stored
 through the services and models an organiser's or cadre's input goes through (the

@@ -1,4 +1,4 @@
-"""The audit log (issue 15 §4): append-only in the app and in PostgreSQL, kept 184 days at
+"""The audit log (docs/security.md §4): append-only in the app and in PostgreSQL, kept 184 days at
 least, written for sign-ins (with the address), for every admin change on every admin
 (with what changed, personal data masked), for moderation; read by superusers and scoped
 auditors, exported as escaped CSV (the export audited too)."""

@@ -1,4 +1,4 @@
-"""``manage.py check --deploy`` stays clean with production settings (issue 15, done-when):
+"""``manage.py check --deploy`` stays clean with production settings (docs/security.md §8):
 HSTS, secure cookies, SSL redirect, a strong secret, DEBUG off — nothing silenced."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Personal data (issue 15 §5): ``purge_personal_data`` removes what is past its retention
+"""Personal data (docs/security.md §5): ``purge_personal_data`` removes what is past its retention
 and nothing younger, from every app that registered a purge, daily; a cadre downloads what
 the portal holds about them (and nobody else's)."""
 

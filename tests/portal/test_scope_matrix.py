@@ -1,4 +1,4 @@
-"""The scope matrix (issue 15 §6, docs/security.md §6).
+"""The scope matrix (docs/security.md §6, docs/security.md §6).
 
 A five-level tree (province → city → county → township → village) and, for the county
 西湖区 (the target), users of the unit itself, its parent city, its child township and a

@@ -1,4 +1,4 @@
-"""Security headers (issue 15 §1): a Content-Security-Policy without inline script or style
+"""Security headers (docs/security.md §1): a Content-Security-Policy without inline script or style
 on every response, widened only where a page needs it, and no inline code in any template
 (the browser tests then run every page under the enforced policy: tests/browser/conftest.py).
 """
