@@ -52,6 +52,30 @@ def manage_py(args: list[str], env: dict[str, str]) -> subprocess.CompletedProce
     )
 
 
+def command_env(db_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a management command run as production runs it (DEBUG off, its
+    own database), without the test run's switches."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_ALLOW", "ZHIXING_"))},
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DATABASE_URL": db_url,
+        "SECRET_KEY": uuid.uuid4().hex * 2,
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def database_fresh(db_url: str, env: dict[str, str]) -> bool:
+    """Drop, create and migrate the bench database; False (output on stderr) on failure."""
+    recreate_database(db_url)
+    done = manage_py(["migrate", "--noinput", "-v0"], env)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+    return done.returncode == 0
+
+
 def free_port() -> int:
     """A free TCP port on loopback."""
     with socket.socket() as s:

@@ -36,7 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/zhixing_importbench"
 sys.path.insert(0, str(ROOT / "bench"))
-from _support import manage_py, recreate_database  # noqa: E402
+from _support import command_env, database_fresh, recreate_database  # noqa: E402
 
 CADRE_HEADER = ["干部编号", "姓名", "手机号", "单位编码", "浙政钉账号", "职级", "状态"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -151,19 +151,8 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args()
     db_url = os.environ.get("BENCH_IMPORT_DATABASE_URL", DEFAULT_DB)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_ALLOW", "ZHIXING_"))},
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DATABASE_URL": db_url,
-        "SECRET_KEY": uuid.uuid4().hex * 2,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
-    recreate_database(db_url)
-    done = manage_py(["migrate", "--noinput", "-v0"], env)
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout + done.stderr)
+    env = command_env(db_url)
+    if not database_fresh(db_url, env):
         return 1
     folder = Path(f"/tmp/zx-import-{uuid.uuid4().hex[:8]}")
     folder.mkdir()

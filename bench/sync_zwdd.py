@@ -23,14 +23,19 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/zhixing_syncbench"
 sys.path.insert(0, str(ROOT / "bench"))
-from _support import manage_py, recreate_database, start_redis  # noqa: E402
+from _support import (  # noqa: E402
+    command_env,
+    database_fresh,
+    manage_py,
+    recreate_database,
+    start_redis,
+)
 
 # The fake platform's process: build the directory, print the URL, apply the changes when a
 # line "change" arrives on stdin, stop at EOF.
@@ -118,28 +123,15 @@ def main() -> int:
         assert fake.stdout is not None
         assert fake.stdin is not None
         url, organisations = fake.stdout.readline().split()
-        env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("DJANGO_ALLOW", "ZHIXING_"))
-            },
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "DATABASE_URL": db_url,
-            "SECRET_KEY": uuid.uuid4().hex * 2,
-            "DEBUG": "false",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "LOG_LEVEL": "WARNING",
-            "NOTIFY_REDIS_URL": f"{redis_url}/0",
-            "ZWDD_API_BASE": url,
-            "ZWDD_APP_KEY": "zk",
-            "ZWDD_APP_SECRET": "zwdd-secret",
-            "ZWDD_TENANT_ID": "196729",
-        }
-        recreate_database(db_url)
-        done = manage_py(["migrate", "--noinput", "-v0"], env)
-        if done.returncode != 0:
-            sys.stderr.write(done.stdout + done.stderr)
+        env = command_env(
+            db_url,
+            NOTIFY_REDIS_URL=f"{redis_url}/0",
+            ZWDD_API_BASE=url,
+            ZWDD_APP_KEY="zk",
+            ZWDD_APP_SECRET="zwdd-secret",  # noqa: S106 (the fake platform's)
+            ZWDD_TENANT_ID="196729",
+        )
+        if not database_fresh(db_url, env):
             return 1
         result: dict[str, Any] = {
             "benchmark": "sync_zwdd",
