@@ -63,6 +63,19 @@ class Entry:
 Entries = dict[tuple[int, int], Entry]
 
 
+@dataclass(frozen=True)
+class Credit:
+    """What one heartbeat asks of the buffer: ``seconds`` for ``window`` in ``mode`` (None:
+    credit nothing, only read the totals)."""
+
+    lecture_id: int
+    user_id: int
+    mode: str | None
+    window: int
+    seconds: int
+    now_epoch: int
+
+
 def entry_parse(name: str, value: str) -> tuple[tuple[int, int], Entry]:
     """One buffer field ``<lecture>:<user>`` = ``"live,replay,first,last"``."""
     lecture_s, _sep, user_s = name.partition(":")
@@ -75,32 +88,12 @@ def entry_pack(entry: Entry) -> str:
 
 
 class AttendanceBuffer(Protocol):
-    def credit(
-        self,
-        *,
-        lecture_id: int,
-        user_id: int,
-        mode: str | None,
-        window: int,
-        seconds: int,
-        now_epoch: int,
-        seed: Seed,
-    ) -> tuple[int, int]:
-        """Credit ``seconds`` for ``window`` in ``mode`` (None: credit nothing) unless that
-        window (or a later one) was already credited; return the (live, replay) totals."""
+    def credit(self, credit: Credit, *, seed: Seed) -> tuple[int, int]:
+        """Credit ``credit`` unless its window (or a later one) was already credited;
+        return the (live, replay) totals."""
         ...
 
-    async def credit_async(
-        self,
-        *,
-        lecture_id: int,
-        user_id: int,
-        mode: str | None,
-        window: int,
-        seconds: int,
-        now_epoch: int,
-        seed: AsyncSeed,
-    ) -> tuple[int, int]:
+    async def credit_async(self, credit: Credit, *, seed: AsyncSeed) -> tuple[int, int]:
         """``credit`` for the event loop: returns once the credit is in the buffer, without
         blocking the loop (``seed`` is awaited only when the total is not cached)."""
         ...
@@ -204,79 +197,37 @@ class RedisBuffer:
         self._unlock = self.client.register_script(_UNLOCK_LUA)
         self._batcher: _CreditBatcher | None = None
 
-    def _credit_call(
-        self,
-        *,
-        lecture_id: int,
-        user_id: int,
-        mode: str | None,
-        window: int,
-        seconds: int,
-        now_epoch: int,
-    ) -> tuple[list[str], list[Any]]:
+    def _credit_call(self, credit: Credit) -> tuple[list[str], list[Any]]:
         """The keys and arguments of one ``_CREDIT_LUA`` call (seed fields left empty)."""
+        c = credit
         keys = [
-            f"{self.prefix}last:{lecture_id}:{user_id}:{mode or LIVE}",
-            f"{self.prefix}total:{lecture_id}:{user_id}",
+            f"{self.prefix}last:{c.lecture_id}:{c.user_id}:{c.mode or LIVE}",
+            f"{self.prefix}total:{c.lecture_id}:{c.user_id}",
             self.pending_key,
         ]
         args: list[Any] = [
-            window if mode else -1,
-            seconds,
-            mode or LIVE,
-            f"{lecture_id}:{user_id}",
-            now_epoch,
-            max(2 * seconds, 120),
+            c.window if c.mode else -1,
+            c.seconds,
+            c.mode or LIVE,
+            f"{c.lecture_id}:{c.user_id}",
+            c.now_epoch,
+            max(2 * c.seconds, 120),
             TOTALS_TTL_SECONDS,
             "",
             "",
         ]
         return keys, args
 
-    def credit(
-        self,
-        *,
-        lecture_id: int,
-        user_id: int,
-        mode: str | None,
-        window: int,
-        seconds: int,
-        now_epoch: int,
-        seed: Seed,
-    ) -> tuple[int, int]:
-        keys, args = self._credit_call(
-            lecture_id=lecture_id,
-            user_id=user_id,
-            mode=mode,
-            window=window,
-            seconds=seconds,
-            now_epoch=now_epoch,
-        )
+    def credit(self, credit: Credit, *, seed: Seed) -> tuple[int, int]:
+        keys, args = self._credit_call(credit)
         live, replay = self._credit(keys=keys, args=args)
         if int(live) < 0:  # no cumulative total cached: seed it from the database
             args[7], args[8] = seed()
             live, replay = self._credit(keys=keys, args=args)
         return int(live), int(replay)
 
-    async def credit_async(
-        self,
-        *,
-        lecture_id: int,
-        user_id: int,
-        mode: str | None,
-        window: int,
-        seconds: int,
-        now_epoch: int,
-        seed: AsyncSeed,
-    ) -> tuple[int, int]:
-        keys, args = self._credit_call(
-            lecture_id=lecture_id,
-            user_id=user_id,
-            mode=mode,
-            window=window,
-            seconds=seconds,
-            now_epoch=now_epoch,
-        )
+    async def credit_async(self, credit: Credit, *, seed: AsyncSeed) -> tuple[int, int]:
+        keys, args = self._credit_call(credit)
         batcher = self._batcher_for_loop()
         live, replay = await batcher.submit(keys, args)
         if live < 0:  # no cumulative total cached: seed it from the database
@@ -454,45 +405,20 @@ class MemoryBuffer:
     lock: threading.Lock = field(default_factory=threading.Lock)
     flushing_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def credit(
-        self,
-        *,
-        lecture_id: int,
-        user_id: int,
-        mode: str | None,
-        window: int,
-        seconds: int,
-        now_epoch: int,
-        seed: Seed,
-    ) -> tuple[int, int]:
-        seeded = seed() if (lecture_id, user_id) not in self.totals else None  # SQL unlocked
-        return self._apply(lecture_id, user_id, mode, window, seconds, now_epoch, seeded)
+    def credit(self, credit: Credit, *, seed: Seed) -> tuple[int, int]:
+        key = (credit.lecture_id, credit.user_id)
+        seeded = seed() if key not in self.totals else None  # SQL unlocked
+        return self._apply(credit, seeded)
 
-    async def credit_async(
-        self,
-        *,
-        lecture_id: int,
-        user_id: int,
-        mode: str | None,
-        window: int,
-        seconds: int,
-        now_epoch: int,
-        seed: AsyncSeed,
-    ) -> tuple[int, int]:
-        seeded = await seed() if (lecture_id, user_id) not in self.totals else None
+    async def credit_async(self, credit: Credit, *, seed: AsyncSeed) -> tuple[int, int]:
+        key = (credit.lecture_id, credit.user_id)
+        seeded = await seed() if key not in self.totals else None
         # a few dict operations under a lock that is never held across I/O
-        return self._apply(lecture_id, user_id, mode, window, seconds, now_epoch, seeded)
+        return self._apply(credit, seeded)
 
-    def _apply(
-        self,
-        lecture_id: int,
-        user_id: int,
-        mode: str | None,
-        window: int,
-        seconds: int,
-        now_epoch: int,
-        seeded: tuple[int, int] | None,
-    ) -> tuple[int, int]:
+    def _apply(self, credit: Credit, seeded: tuple[int, int] | None) -> tuple[int, int]:
+        lecture_id, user_id, mode = credit.lecture_id, credit.user_id, credit.mode
+        window, seconds, now_epoch = credit.window, credit.seconds, credit.now_epoch
         key = (lecture_id, user_id)
         with self.lock:
             total = self.totals.get(key)

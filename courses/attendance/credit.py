@@ -28,6 +28,7 @@ from courses.attendance.buffer import (
     LIVE,
     REPLAY,
     AttendanceBuffer,
+    Credit,
     Entry,
     MemoryBuffer,
     buffer_get,
@@ -124,35 +125,13 @@ def _flushed_totals(*, user_id: int, lecture_id: int) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
-@dataclass(frozen=True)
-class _Credit:
-    """What one heartbeat asks of the buffer (``AttendanceBuffer.credit`` arguments)."""
-
-    lecture_id: int
-    user_id: int
-    mode: str | None
-    window: int
-    seconds: int
-    now_epoch: int
-
-    def kwargs(self) -> dict[str, Any]:
-        return {
-            "lecture_id": self.lecture_id,
-            "user_id": self.user_id,
-            "mode": self.mode,
-            "window": self.window,
-            "seconds": self.seconds,
-            "now_epoch": self.now_epoch,
-        }
-
-
 def _heartbeat_credit(
     *, user_id: int, lecture_id: int, times: _LectureTimes | None, playing: bool, replay: bool
-) -> _Credit:
+) -> Credit:
     """The credit rules of one heartbeat, on the server clock (shared by both paths)."""
     now = time.time()  # = timezone.now().timestamp(), without the settings look-up
     window_seconds = hot_settings().heartbeat_seconds  # ATTENDANCE_HEARTBEAT_SECONDS
-    return _Credit(
+    return Credit(
         lecture_id=lecture_id,
         user_id=user_id,
         mode=_credit_mode(times=times, epoch=now, playing=playing, replay=replay),
@@ -183,7 +162,7 @@ def attendance_heartbeat(*, user: User, lecture_id: int, playing: bool, replay: 
     )
     buffer = buffer_get()
     live, replayed = buffer.credit(
-        **credit.kwargs(),
+        credit,
         seed=lambda: _flushed_totals(user_id=user_id, lecture_id=lecture_id),
     )
     if isinstance(buffer, MemoryBuffer):
@@ -212,7 +191,7 @@ async def attendance_heartbeat_async(
     )
     buffer = buffer_get()
     live, replayed = await buffer.credit_async(
-        **credit.kwargs(),
+        credit,
         seed=lambda: _in_thread(_flushed_totals, user_id=user_id, lecture_id=lecture_id),
     )
     if isinstance(buffer, MemoryBuffer) and _local_flush_due():

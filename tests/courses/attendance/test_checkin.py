@@ -15,7 +15,7 @@ from django.core import signing
 from django.test import Client
 from django.urls import reverse
 
-from courses.attendance.buffer import LIVE, MemoryBuffer
+from courses.attendance.buffer import LIVE, Credit, MemoryBuffer
 from courses.attendance.checkin import (
     CODE_SALT,
     CheckInError,
@@ -258,12 +258,14 @@ def _credit(buffer: MemoryBuffer, lecture: Lecture, user: User, windows: int, fi
     base = int(lecture.starts_at.timestamp()) // 30 + first
     for w in range(windows):
         buffer.credit(
-            lecture_id=lecture.pk,
-            user_id=int(user.pk),
-            mode=LIVE,
-            window=base + w,
-            seconds=30,
-            now_epoch=(base + w) * 30,
+            Credit(
+                lecture_id=lecture.pk,
+                user_id=int(user.pk),
+                mode=LIVE,
+                window=base + w,
+                seconds=30,
+                now_epoch=(base + w) * 30,
+            ),
             seed=lambda: (0, 0),
         )
 

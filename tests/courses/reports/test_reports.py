@@ -14,7 +14,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from courses.attendance.buffer import LIVE, REPLAY, MemoryBuffer
+from courses.attendance.buffer import LIVE, REPLAY, Credit, MemoryBuffer
 from courses.attendance.credit import attendance_flush
 from courses.models import Attendance, AttendanceOverride, Enrolment, Lecture, Programme
 from courses.reports.attendance import unit_report_build
@@ -229,12 +229,14 @@ def test_incremental_flush_feeds_the_report(tree: Tree, school_staff: User) -> N
     for w in range(4):
         for mode, offset in ((LIVE, 0), (REPLAY, 10_000)):
             buffer.credit(
-                lecture_id=lecture.pk,
-                user_id=int(cadre.pk),
-                mode=mode,
-                window=base + w + offset,
-                seconds=30,
-                now_epoch=(base + w) * 30,
+                Credit(
+                    lecture_id=lecture.pk,
+                    user_id=int(cadre.pk),
+                    mode=mode,
+                    window=base + w + offset,
+                    seconds=30,
+                    now_epoch=(base + w) * 30,
+                ),
                 seed=lambda: (0, 0),
             )
     attendance_flush(buffer=buffer)

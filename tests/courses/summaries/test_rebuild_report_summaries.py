@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from courses.attendance.buffer import LIVE, MemoryBuffer
+from courses.attendance.buffer import LIVE, Credit, MemoryBuffer
 from courses.attendance.credit import attendance_flush
 from courses.models import Attendance, LectureUnitSummary, Programme, ProgrammeUnitSummary
 from courses.services import enrolment_create
@@ -28,12 +28,14 @@ def _attend(programme: Programme, user: User) -> int:
     base = int(lecture.starts_at.timestamp()) // 30
     for w in range(4):
         buffer.credit(
-            lecture_id=lecture.pk,
-            user_id=int(user.pk),
-            mode=LIVE,
-            window=base + w,
-            seconds=30,
-            now_epoch=(base + w) * 30,
+            Credit(
+                lecture_id=lecture.pk,
+                user_id=int(user.pk),
+                mode=LIVE,
+                window=base + w,
+                seconds=30,
+                now_epoch=(base + w) * 30,
+            ),
             seed=lambda: (0, 0),
         )
     attendance_flush(buffer=buffer)

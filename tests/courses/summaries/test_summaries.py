@@ -12,7 +12,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from courses.attendance.buffer import LIVE, REPLAY, MemoryBuffer
+from courses.attendance.buffer import LIVE, REPLAY, Credit, MemoryBuffer
 from courses.attendance.credit import attendance_flush, attendance_override_create
 from courses.models import Attendance, Enrolment, Lecture, LectureUnitSummary, Programme
 from courses.services import enrolment_assign_bulk, enrolment_create, enrolment_withdraw
@@ -37,12 +37,14 @@ def _flush(buffer: MemoryBuffer, lecture: Lecture, user: User, mode: str, window
     base = int(lecture.starts_at.timestamp()) // 30
     for w in range(windows):
         buffer.credit(
-            lecture_id=lecture.pk,
-            user_id=int(user.pk),
-            mode=mode,
-            window=base + w + (10_000 if mode == REPLAY else 0),
-            seconds=30,
-            now_epoch=(base + w) * 30,
+            Credit(
+                lecture_id=lecture.pk,
+                user_id=int(user.pk),
+                mode=mode,
+                window=base + w + (10_000 if mode == REPLAY else 0),
+                seconds=30,
+                now_epoch=(base + w) * 30,
+            ),
             seed=lambda: (0, 0),
         )
     attendance_flush(buffer=buffer)
