@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -104,6 +105,20 @@ def _throttles_clear() -> None:
                 client.delete(*keys)
     except Exception:  # noqa: S110 (Redis down in a test about Redis being down)
         pass
+
+
+@pytest.fixture
+def uploads_run_inline(settings: SettingsWrapper, tmp_path: Path) -> Iterator[None]:
+    """Directory uploads under ``tmp_path`` and Celery tasks run inline (an upload's check
+    and confirmation happen within the request)."""
+    from portal.celery import app as celery_app
+
+    settings.DIRECTORY_UPLOAD_ROOT = str(tmp_path / "uploads")
+    celery_app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = False
 
 
 @pytest.fixture

@@ -4,15 +4,12 @@ with the bad row shown and downloadable."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
-from pytest_django.fixtures import Settings as SettingsWrapper
 from pytest_django.live_server_helper import LiveServer
 
-from portal.celery import app as celery_app
 from portal.models import OrgUnit, User
 from portal.services import organiser_permissions_grant
 from tests.browser.conftest import DEMO_PASSWORD, axe_violations, new_page, screenshot
@@ -23,11 +20,8 @@ HEADER = "干部编号,姓名,手机号,单位编码,浙政钉账号,职级,状�
 
 
 @pytest.fixture(autouse=True)
-def eager(settings: SettingsWrapper, tmp_path: Path) -> Iterator[None]:
-    settings.DIRECTORY_UPLOAD_ROOT = str(tmp_path / "uploads")
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
+def eager(uploads_run_inline: None) -> None:
+    pass
 
 
 def test_organiser_uploads_checks_and_confirms(

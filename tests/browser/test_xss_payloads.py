@@ -56,7 +56,6 @@ from notifications.models import (
 )
 from notifications.services.inbox import notice_send_test
 from notifications.services.reminders import reminder_create
-from portal.celery import app as celery_app
 from portal.models import AuditLog, OrgUnit, User
 from tests.browser.conftest import DESKTOP, screenshot
 from tests.browser.live_support import live_server_url, session_cookie
@@ -395,12 +394,8 @@ def server(redis_url: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def eager(settings: SettingsWrapper, tmp_path: Path) -> Iterator[None]:
-    settings.DIRECTORY_UPLOAD_ROOT = str(tmp_path / "uploads")
+def eager(uploads_run_inline: None, settings: SettingsWrapper, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
 
 
 def test_payloads_render_inert_everywhere(

@@ -3,17 +3,14 @@ background (rows outside their area are errors), confirmed, applied once, scoped
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from pytest_django.fixtures import Settings as SettingsWrapper
 
 from directory.models import DirectoryImport
-from portal.celery import app as celery_app
 from portal.models import AuditLog, OrgUnit, User
 from portal.services import organiser_permissions_grant
 from tests.conftest import Tree
@@ -24,11 +21,8 @@ HEADER = "干部编号,姓名,手机号,单位编码,浙政钉账号,职级,状�
 
 
 @pytest.fixture(autouse=True)
-def eager(settings: SettingsWrapper, tmp_path: Path) -> Iterator[None]:
-    settings.DIRECTORY_UPLOAD_ROOT = str(tmp_path / "uploads")
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
+def eager(uploads_run_inline: None) -> None:
+    pass
 
 
 @pytest.fixture
