@@ -49,14 +49,24 @@ def encode(payload: LiveEvent | Mapping[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
-def _send(*, lecture_id: int, audience: str, payload: LiveEvent, mode: str) -> int:
+def room_send(
+    *, namespace: str, room_id: int, audience: str, payload: Mapping[str, Any], mode: str
+) -> int:
+    """Send one event to a room of a kind (``namespace``: "" for the live rooms; other
+    apps' rooms, e.g. ``discussion``'s spaces, name theirs). Returns its seq (0 if lost)."""
     try:
-        return store_get().publish(
-            lecture_id=lecture_id, audience=audience, payload_json=encode(payload), mode=mode
+        return store_get(namespace).publish(
+            lecture_id=room_id, audience=audience, payload_json=encode(payload), mode=mode
         )
     except Exception:  # a lost hint, never a lost write: clients resync through hello/state
-        logger.exception("live broadcast failed (lecture %s, %s)", lecture_id, payload["type"])
+        logger.exception("broadcast failed (room %s%s, %s)", namespace, room_id, payload["type"])
         return 0
+
+
+def _send(*, lecture_id: int, audience: str, payload: LiveEvent, mode: str) -> int:
+    return room_send(
+        namespace="", room_id=lecture_id, audience=audience, payload=payload, mode=mode
+    )
 
 
 def _on_commit(fn: Any) -> None:

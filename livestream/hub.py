@@ -39,7 +39,6 @@ from livestream.store import (
     RedisStore,
     Store,
     envelope_parse,
-    memory_listeners,
     store_get,
 )
 
@@ -211,9 +210,14 @@ class AsgiSink(Sink):
 
 
 class Hub:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    """The hub of one kind of room (``namespace``: "" for the live rooms, where ids are
+    lecture ids; another app's rooms, e.g. the discussion spaces, use their own namespace
+    and get the same delivery without the live room's presence, viewer and vote ticks)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, namespace: str = "") -> None:
         self.loop = loop
-        self.store: Store = store_get()
+        self.namespace = namespace
+        self.store: Store = store_get(namespace)
         self.rooms: dict[int, set[Sink]] = {}
         self.pending: dict[int, list[Item]] = {}
         self.flush_scheduled = False
@@ -231,7 +235,7 @@ class Hub:
         self._listener = _MemoryListener(self)
         self._revoked_checked = time.time()
         if isinstance(self.store, MemoryStore):
-            memory_listeners.append(self._listener)
+            self.store.listeners.append(self._listener)
 
     # -- sockets -----------------------------------------------------------------------
 
@@ -254,7 +258,8 @@ class Hub:
             await self._subscribe(lecture_id)
         if self._ticker is None or self._ticker.done():
             self._ticker = self.loop.create_task(self._tick_loop())
-        if self._vote_ticker is None or self._vote_ticker.done():
+        votes = not self.namespace  # no votes outside the live rooms
+        if votes and (self._vote_ticker is None or self._vote_ticker.done()):
             self._vote_ticker = self.loop.create_task(self._vote_loop())
         return sink
 
@@ -422,10 +427,11 @@ class Hub:
             for lid in self._emptied:
                 viewers.setdefault(lid, {})
             self._emptied.clear()
-            try:
-                await asyncio.to_thread(self._tick_sync, viewers, interval)
-            except Exception:
-                logger.exception("live: presence tick failed")
+            if not self.namespace:  # presence and status are the live rooms' business
+                try:
+                    await asyncio.to_thread(self._tick_sync, viewers, interval)
+                except Exception:
+                    logger.exception("live: presence tick failed")
             try:
                 await self._close_revoked()
             except Exception:
@@ -438,7 +444,8 @@ class Hub:
         The window overlaps by a few seconds for clock differences between processes."""
         since = self._revoked_checked - 5.0
         self._revoked_checked = time.time()
-        user_ids = await asyncio.to_thread(self.store.revoked_since, since=since)
+        # revocations are kept once, in the live rooms' store, for every kind of room
+        user_ids = await asyncio.to_thread(store_get().revoked_since, since=since)
         if user_ids:
             self.close_users(user_ids=user_ids, code=CLOSE_NOT_SIGNED_IN)
 
@@ -516,27 +523,30 @@ class _MemoryListener:
     def __call__(self, lecture_id: int, data: bytes) -> None:
         hub = self.hub_ref()
         if hub is None or hub.loop.is_closed():
-            if self in memory_listeners:
-                memory_listeners.remove(self)
+            self._forget(hub)
             return
         try:
             hub.loop.call_soon_threadsafe(hub.on_data, lecture_id, data)
         except RuntimeError:  # loop closed meanwhile
-            if self in memory_listeners:
-                memory_listeners.remove(self)
+            self._forget(hub)
+
+    def _forget(self, hub: Hub | None) -> None:
+        for store in [hub.store] if hub is not None else []:
+            if isinstance(store, MemoryStore) and self in store.listeners:
+                store.listeners.remove(self)
 
 
-_hubs: dict[int, Hub] = {}
+_hubs: dict[tuple[int, str], Hub] = {}
 
 
-def hub_get() -> Hub:
-    """The hub of the running event loop (one per daphne process)."""
+def hub_get(namespace: str = "") -> Hub:
+    """The hub of the running event loop for a kind of room (one per daphne process)."""
     loop = asyncio.get_running_loop()
-    hub = _hubs.get(id(loop))
-    if hub is None or hub.loop is not loop or hub.store is not store_get():
+    hub = _hubs.get((id(loop), namespace))
+    if hub is None or hub.loop is not loop or hub.store is not store_get(namespace):
         for key, old in list(_hubs.items()):
             if old.loop.is_closed():
                 del _hubs[key]
-        hub = Hub(loop)
-        _hubs[id(loop)] = hub
+        hub = Hub(loop, namespace)
+        _hubs[(id(loop), namespace)] = hub
     return hub

@@ -105,14 +105,13 @@ class Store(Protocol):
 REVOKED_KEEP_SECONDS = 24 * 3600
 
 
-# Hubs of this process that receive MemoryStore deliveries (called from any thread).
-memory_listeners: list[Callable[[int, bytes], None]] = []
-
-
 class MemoryStore:
     """In-process state for the embedded default (one server process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        # Hubs of this process that receive this store's deliveries (called from any thread).
+        self.listeners: list[Callable[[int, bytes], None]] = []
         self._lock = threading.Lock()
         self._seq: dict[int, int] = {}
         self._ring: dict[int, deque[tuple[int, str]]] = {}
@@ -125,7 +124,7 @@ class MemoryStore:
         self._revoked: dict[int, float] = {}  # user id → when their sessions were ended
 
     def channel(self, *, lecture_id: int) -> str:
-        return f"{settings.LIVE_REDIS_PREFIX}ev:{lecture_id}"
+        return f"{self.prefix}ev:{lecture_id}"
 
     def publish(self, *, lecture_id: int, audience: str, payload_json: str, mode: str) -> int:
         body = _body(payload_json)
@@ -142,7 +141,7 @@ class MemoryStore:
             else:
                 payload = "{" + body
             data = envelope(audience, seq if mode != SEQ_NONE else 0, payload.encode())
-            listeners = list(memory_listeners)
+            listeners = list(self.listeners)
         for listener in listeners:
             listener(lecture_id, data)
         return seq
@@ -433,17 +432,19 @@ class RedisStore:
         return {int(r) for r in rows}
 
 
-_store: Any = None
-_store_key: tuple[str, str] | None = None
+_stores: dict[str, tuple[tuple[str, str], Any]] = {}
 _store_lock = threading.Lock()
 
 
-def store_get() -> Store:
-    """The process's store, rebuilt when the settings change (tests override them)."""
-    global _store, _store_key
-    key = (str(settings.LIVE_REDIS_URL), str(settings.LIVE_REDIS_PREFIX))
+def store_get(namespace: str = "") -> Store:
+    """The process's store of a namespace, rebuilt when the settings change (tests override
+    them). The live rooms use the default namespace; another kind of room (the discussion
+    spaces: ``"disc:"``) gets its own seq, ring and channels under the same prefix, so its
+    room ids never meet a lecture's."""
+    key = (str(settings.LIVE_REDIS_URL), str(settings.LIVE_REDIS_PREFIX) + namespace)
     with _store_lock:
-        if _store is None or _store_key != key:
-            _store = RedisStore(key[0], key[1]) if key[0] else MemoryStore()
-            _store_key = key
-        return _store
+        cached = _stores.get(namespace)
+        if cached is None or cached[0] != key:
+            store = RedisStore(key[0], key[1]) if key[0] else MemoryStore(key[1])
+            cached = _stores[namespace] = (key, store)
+        return cast(Store, cached[1])
