@@ -76,12 +76,19 @@ class ReminderForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # 通报 reminders are made by ranking subscriptions (below), never by hand.
+        # 通报 reminders are made by ranking subscriptions (below), digests by the discussion
+        # app (notifications/services/digests.py), never by hand.
+        machine_made = (ReminderKind.RANKING, ReminderKind.DIGEST)
         kind = self.fields.get("kind")
-        if isinstance(kind, forms.ChoiceField) and not (
-            self.instance.pk and self.instance.kind == ReminderKind.RANKING
-        ):
-            kind.choices = [c for c in ReminderKind.choices if c[0] != ReminderKind.RANKING]
+        if isinstance(kind, forms.ChoiceField):
+            own = self.instance.kind if self.instance.pk else None
+            kind.choices = [
+                c for c in ReminderKind.choices if c[0] not in machine_made or c[0] == own
+            ]
+        # The column is nullable for digests only: anything made here is about a lecture.
+        lecture = self.fields.get("lecture")
+        if lecture is not None:
+            lecture.required = True
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -112,15 +119,46 @@ class ReminderAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "kind")
     search_fields = ("lecture__title", "lecture__programme__title")
     date_hierarchy = "due_at"
-    readonly_fields = ("status", "recipients", "planned_at", "finished_at", "counts", "preview")
+    readonly_fields = (
+        "status",
+        "recipients",
+        "planned_at",
+        "finished_at",
+        "counts",
+        "preview",
+        "addressed_to",
+    )
     actions = ("cancel_reminders", "resend_failed", "export_failures", "send_test_to_me")
     list_select_related = ("lecture", "lecture__programme")
 
+    def scope_filter(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
+        qs = super().scope_filter(request, qs)
+        if admin_user(request).is_superuser:
+            return qs
+        # A digest has no programme, so no organiser's area holds it: said outright rather
+        # than left to the scope filter's join, which an unrestricted scope (no filter)
+        # would not make.
+        return qs.exclude(lecture__isnull=True)
+
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fields = ["lecture", "kind", "due_at", "note"]
+        if obj is not None and obj.kind == ReminderKind.DIGEST:
+            fields = ["kind", "due_at", "note", "addressed_to"]
+        else:
+            fields = ["lecture", "kind", "due_at", "note"]
         if obj is not None:
             fields += ["status", "recipients", "planned_at", "finished_at", "counts", "preview"]
         return fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Digests are shown, never edited: their audience is not a field of this form.
+        if obj is not None and obj.kind == ReminderKind.DIGEST:
+            return False
+        return super().has_change_permission(request, obj)
+
+    @admin.display(description=_("addressed to"))
+    def addressed_to(self, obj: Reminder) -> str:
+        n = obj.explicit_recipients.count()
+        return ngettext("%(n)d person", "%(n)d people", n) % {"n": n}
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -333,6 +371,12 @@ class DeliveryAdmin(ScopedAdminMixin, admin.ModelAdmin):
     search_fields = ("user__username", "user__full_name", "=user__phone")
     list_select_related = ("reminder", "reminder__lecture", "user")
     show_full_result_count = False
+
+    def scope_filter(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
+        qs = super().scope_filter(request, qs)
+        if admin_user(request).is_superuser:
+            return qs
+        return qs.exclude(reminder__lecture__isnull=True)  # digests: superusers only
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in self.model._meta.fields]

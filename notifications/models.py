@@ -32,10 +32,15 @@ class ReminderKind(models.TextChoices):
     INVITATION = "invitation", _("Invitation")
     CUSTOM = "custom", _("Custom notice")
     RANKING = "ranking", _("Ranking bulletin (通报)")
+    # Sent by the discussion app to an explicit list of people; the only kind without a
+    # lecture (notifications/services/digests.py).
+    DIGEST = "digest", _("Discussion digest")
 
 
 class Reminder(models.Model):
-    """A notice about one lecture, sent when ``due_at`` has passed (claimed by beat)."""
+    """A notice about one lecture, sent when ``due_at`` has passed (claimed by beat).
+
+    A ``digest`` has no lecture: its audience is its ``explicit_recipients``."""
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", _("Scheduled")
@@ -47,6 +52,8 @@ class Reminder(models.Model):
     lecture = models.ForeignKey(
         "courses.Lecture",
         verbose_name=_("lecture"),
+        null=True,
+        blank=True,
         on_delete=models.CASCADE,
         related_name="reminders",
     )
@@ -84,14 +91,52 @@ class Reminder(models.Model):
                 fields=["lecture", "kind"],
                 condition=models.Q(kind__in=["reminder_24h", "reminder_1h"]),
                 name="reminder_unique_default_kind",
-            )
+            ),
+            # Every notice but a digest is about a lecture; a digest is about none.
+            models.CheckConstraint(
+                condition=models.Q(kind="digest", lecture__isnull=True)
+                | (~models.Q(kind="digest") & models.Q(lecture__isnull=False)),
+                name="reminder_lecture_unless_digest",
+                violation_error_message=_("Only a discussion digest has no lecture."),
+            ),
         ]
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["status", "due_at"], name="reminder_status_due")
         ]
 
     def __str__(self) -> str:
+        if self.lecture_id is None:
+            when = f" · {timezone.localtime(self.due_at):%Y-%m-%d}" if self.due_at else ""
+            return f"{self.get_kind_display()}{when}"
         return f"{self.lecture} · {self.get_kind_display()}"
+
+
+class ReminderRecipient(models.Model):
+    """One person a reminder of an explicit audience (a digest) goes to."""
+
+    reminder = models.ForeignKey(
+        Reminder,
+        verbose_name=_("reminder"),
+        on_delete=models.CASCADE,
+        related_name="explicit_recipients",
+        db_index=False,  # the unique key's index leads with reminder_id
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("addressee")
+        verbose_name_plural = _("addressees")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["reminder", "user"], name="reminderrecipient_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reminder_id}/{self.user_id}"
 
 
 class MessageTemplate(models.Model):

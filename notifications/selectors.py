@@ -24,6 +24,7 @@ from notifications.models import (
     ProgrammeOptOut,
     Reminder,
     ReminderKind,
+    ReminderRecipient,
 )
 from notifications.providers.base import Receipt
 from portal.models import User, mask_phone
@@ -40,11 +41,19 @@ class Recipient:
 
 def audience_user_ids(*, reminder: Reminder) -> QuerySet[User, int]:
     """Who a reminder goes to: the programme's active enrolments, or (invitations)
-    every active user in the programme's audience subtrees."""
+    every active user in the programme's audience subtrees, or (digests) the active users
+    among its explicit recipients."""
     if reminder.kind == ReminderKind.RANKING:  # 通报: the ranked units' leaders
         from notifications.services.bulletins import ranking_audience_user_ids
 
         return ranking_audience_user_ids(reminder=reminder)
+    if reminder.kind == ReminderKind.DIGEST:
+        return User.objects.filter(
+            is_active=True,
+            id__in=ReminderRecipient.objects.filter(reminder=reminder).values("user_id"),
+        ).values_list("id", flat=True)
+    if reminder.lecture is None:  # only digests (reminder_lecture_unless_digest)
+        return User.objects.none().values_list("id", flat=True)
     programme: Programme = reminder.lecture.programme
     if reminder.kind == ReminderKind.INVITATION:
         paths = list(programme.audience.values_list("path", flat=True))
@@ -97,6 +106,8 @@ def recipient_rows(*, reminder: Reminder) -> list[Recipient]:
         users[user_id] = Recipient(user_id)
         phones[user_id] = phone or ""
     _addresses(Q(user_id__in=audience), users, phones)
+    if reminder.lecture is None:  # a digest belongs to no programme to opt out of
+        return list(users.values())
     for user_id in ProgrammeOptOut.objects.filter(
         programme_id=reminder.lecture.programme_id, user_id__in=audience
     ).values_list("user_id", flat=True):
@@ -127,18 +138,25 @@ def reminder_counts(*, reminder_id: int) -> dict[str, dict[str, int]]:
 
 
 def reminder_list_managed(*, user: User) -> QuerySet[Reminder]:
-    """Reminders of the programmes ``user`` may manage (superusers: all)."""
+    """Reminders of the programmes ``user`` may manage (superusers: all, digests too)."""
     qs = Reminder.objects.select_related("lecture", "lecture__programme")
     if user.is_superuser:
         return qs
-    return qs.filter(lecture__programme__in=programme_list_managed(user=user))
+    # Digests have no lecture, so no programme: no organiser's scope covers them.
+    return qs.filter(
+        lecture__isnull=False, lecture__programme__in=programme_list_managed(user=user)
+    )
 
 
 def delivery_list_managed(*, user: User) -> QuerySet[Delivery]:
+    """Deliveries of the reminders ``user`` may manage (``reminder_list_managed``)."""
     qs = Delivery.objects.select_related("reminder", "reminder__lecture", "user")
     if user.is_superuser:
         return qs
-    return qs.filter(reminder__lecture__programme__in=programme_list_managed(user=user))
+    return qs.filter(
+        reminder__lecture__isnull=False,
+        reminder__lecture__programme__in=programme_list_managed(user=user),
+    )
 
 
 def inbox_list(*, user: User) -> QuerySet[InboxMessage]:
@@ -246,9 +264,10 @@ def programme_list_for_notice_prefs(*, user: User) -> QuerySet[Programme]:
 def programme_opt_outs_by_reminder(
     *, reminder_ids: Iterable[int], user_ids: Iterable[int]
 ) -> set[tuple[int, int]]:
-    """(reminder_id, user_id) pairs whose user opted out of the reminder's programme."""
+    """(reminder_id, user_id) pairs whose user opted out of the reminder's programme
+    (never a digest's: it has no programme)."""
     programme_of = dict(
-        Reminder.objects.filter(id__in=list(reminder_ids)).values_list(
+        Reminder.objects.filter(id__in=list(reminder_ids), lecture__isnull=False).values_list(
             "id", "lecture__programme_id"
         )
     )

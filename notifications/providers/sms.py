@@ -38,8 +38,10 @@ from notifications.providers.base import (
 )
 
 SMS_PARAMS = ("title", "time", "link")
-# Template parameters by message kind; a sign-in code has a template of its own.
-SMS_PARAMS_BY_KIND: dict[str, tuple[str, ...]] = {"login_code": ("code",)}
+# Template parameters by message kind; a sign-in code has a template of its own, and a
+# discussion digest's text is fixed but for the link (it has no lecture, so no time; and
+# Tencent's parameters are positional, so the list must match the registered template).
+SMS_PARAMS_BY_KIND: dict[str, tuple[str, ...]] = {"login_code": ("code",), "digest": ("link",)}
 
 
 def sms_params(kind: str) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ The outbox rules (ARCHITECTURE.md §5):
 
 from notifications.services.channels import channel_pause, channel_resume
 from notifications.services.codes import sms_login_code_send
+from notifications.services.digests import digest_reminder_create
 from notifications.services.dispatch import (
     ClaimedRow,
     DispatchStats,
@@ -76,6 +77,7 @@ __all__ = [
     "delivery_send_rows",
     "delivery_sweep",
     "delivery_withdraw_opted_out",
+    "digest_reminder_create",
     "inbox_mark_all_read",
     "inbox_mark_read",
     "message_context",

@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext
 
 from notifications.models import Channel, MessageTemplate, Reminder, ReminderKind
 from notifications.rendering import default_source, format_time, render_text
@@ -13,8 +15,25 @@ from notifications.rendering import default_source, format_time, render_text
 logger = logging.getLogger(__name__)
 
 
+def _digest_context(*, reminder: Reminder) -> dict[str, str]:
+    """A digest is about no lecture: its title is fixed, its link is the groups page."""
+    # The notice goes out in the site's language, whoever renders it (worker, admin preview).
+    with translation.override(settings.LANGUAGE_CODE):
+        title = gettext("New posts in your study groups")
+    return {
+        "title": title,
+        "time": "",
+        "speaker": "",
+        "link": f"{settings.SITE_URL.rstrip('/')}/groups/",
+        "programme": "",
+        "note": reminder.note,
+    }
+
+
 def message_context(*, reminder: Reminder) -> dict[str, str]:
     lecture = reminder.lecture
+    if lecture is None:  # only digests (reminder_lecture_unless_digest)
+        return _digest_context(reminder=reminder)
     speakers = "、".join(s.name for s in lecture.speakers.all())
     context = {
         "title": lecture.title,

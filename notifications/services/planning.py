@@ -128,7 +128,8 @@ def reminder_plan(*, reminder_id: int, now: datetime | None = None) -> PlanResul
     reminder = Reminder.objects.select_related("lecture", "lecture__programme").get(pk=reminder_id)
     if reminder.status not in (Reminder.Status.PLANNING, Reminder.Status.SCHEDULED):
         return PlanResult(reminder_id, reminder.recipients, 0, 0.0)
-    if reminder.kind in DEFAULT_OFFSETS and reminder.lecture.starts_at <= now:
+    lecture = reminder.lecture  # None for a digest
+    if reminder.kind in DEFAULT_OFFSETS and lecture is not None and lecture.starts_at <= now:
         Reminder.objects.filter(pk=reminder_id).update(
             status=Reminder.Status.CANCELLED, finished_at=now
         )

@@ -27,7 +27,10 @@ class Command(BaseCommand):
         parser.add_argument("--lecture", type=int, required=True)
         parser.add_argument(
             "--kind",
-            choices=[k.value for k in ReminderKind if k != ReminderKind.CUSTOM],
+            # A digest has no lecture: the discussion app makes it (digest_reminder_create).
+            choices=[
+                k.value for k in ReminderKind if k not in (ReminderKind.CUSTOM, ReminderKind.DIGEST)
+            ],
         )
         parser.add_argument("--now", action="store_true", help="send now")
         parser.add_argument("--wait", action="store_true", help="dispatch here until done")
