@@ -33,6 +33,7 @@ from courses.summaries.sync import headcounts_changed
 from demo import live, people
 from demo import programme as data
 from demo.attendance import Which, demo_attendance_seed
+from demo.discussion import discussion_seed
 from demo.notices import notices_history_seed
 from demo.tree import NodeSpec, tree_merge, tree_spec
 from portal.bulk import copy_rows, copy_supported
@@ -81,6 +82,7 @@ class SeedReport:
     attendance_lectures: int = 0
     attendance_created: int = 0
     notices_sent: int = 0
+    posts_created: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -187,6 +189,17 @@ def demo_seed(
             voters=[*first_cadres, accounts["cadre2"]],
         )
         lap("the demo cadres' record and the live Q&A")
+        lingyin = spec.child("杭州市").child("西湖区").child("灵隐街道")
+        report.posts_created = discussion_seed(
+            programme=programme,
+            township=OrgUnit.objects.get(pk=unit_ids[lingyin.path]),
+            school=accounts["school"],
+            cadre=accounts["cadre"],
+            cadre2=accounts["cadre2"],
+            speakers=first_cadres[:3],
+            now=now,
+        )
+        lap(f"study group and lecture discussions ({report.posts_created} posts new)")
         if attendance is not None:
             generated = demo_attendance_seed(programme=programme, which=attendance, now=now)
             report.attendance_lectures = generated.lectures

@@ -71,11 +71,16 @@ class ScopedAdminMixin(_Base):
     """
 
     scope_prefix: ClassVar[str] = "unit__"
+    #: whose subtree counts (study groups: organisers and party-school staff)
+    scope_capability: ClassVar[Capability] = Capability.MANAGE_PROGRAMMES
+
+    def admin_scope(self, request: HttpRequest) -> Scope:
+        return scope_for(user=admin_user(request), capability=self.scope_capability)
 
     def scope_filter(self, request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
         if admin_user(request).is_superuser:
             return qs
-        return qs.filter(request_scope(request).q(self.scope_prefix))
+        return qs.filter(self.admin_scope(request).q(self.scope_prefix))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return self.scope_filter(request, super().get_queryset(request))
@@ -87,7 +92,7 @@ class ScopedAdminMixin(_Base):
         return qs.exists()
 
     def _scope_open(self, request: HttpRequest) -> bool:
-        return admin_user(request).is_superuser or not request_scope(request).is_empty
+        return admin_user(request).is_superuser or not self.admin_scope(request).is_empty
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return super().has_module_permission(request) and self._scope_open(request)
@@ -167,7 +172,7 @@ class ScopedAdminMixin(_Base):
         if not isinstance(field, forms.ModelChoiceField) or admin_user(request).is_superuser:
             return
         if field.queryset is not None:
-            field.queryset = field.queryset.filter(request_scope(request).q())
+            field.queryset = field.queryset.filter(self.admin_scope(request).q())
         field.error_messages["invalid_choice"] = OUT_OF_SCOPE_CHOICE
         field.error_messages["invalid_pk_value"] = OUT_OF_SCOPE_CHOICE
 

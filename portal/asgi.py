@@ -13,13 +13,19 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+import discussion.routing  # noqa: E402
 import livestream.routing  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(livestream.routing.websocket_urlpatterns))
+            AuthMiddlewareStack(
+                URLRouter(
+                    livestream.routing.websocket_urlpatterns
+                    + discussion.routing.websocket_urlpatterns
+                )
+            )
         ),
     }
 )

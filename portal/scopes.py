@@ -25,6 +25,7 @@ class Capability(enum.Enum):
     READ_REPORTS = "read_reports"  # organisers and party-school staff
     CHECK_IN = "check_in"  # party-school staff and organisers
     READ_AUDIT_LOG = "read_audit_log"  # auditors (superusers: the whole log)
+    MANAGE_GROUPS = "manage_groups"  # study groups: organisers and party-school staff
 
 
 _ROLE_KINDS: dict[Capability, tuple[str, ...]] = {
@@ -32,6 +33,7 @@ _ROLE_KINDS: dict[Capability, tuple[str, ...]] = {
     Capability.READ_REPORTS: (Role.Kind.ORGANISER, Role.Kind.SCHOOL),
     Capability.CHECK_IN: (Role.Kind.ORGANISER, Role.Kind.SCHOOL),
     Capability.READ_AUDIT_LOG: (Role.Kind.AUDITOR,),
+    Capability.MANAGE_GROUPS: (Role.Kind.ORGANISER, Role.Kind.SCHOOL),
 }
 
 

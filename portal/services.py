@@ -53,6 +53,21 @@ ORGANISER_PERMISSIONS: tuple[str, ...] = (
     # Directory files for their own subtree (directory admin: check, confirm, apply).
     "directory.add_directoryimport",
     "directory.view_directoryimport",
+    # Study groups and the discussion's report queue (discussion admin, scoped).
+    "discussion.add_studygroup",
+    "discussion.change_studygroup",
+    "discussion.view_studygroup",
+    "discussion.add_groupmember",
+    "discussion.change_groupmember",
+    "discussion.delete_groupmember",
+    "discussion.view_groupmember",
+    "discussion.view_postreport",
+    "discussion.change_postreport",
+    "discussion.view_post",
+    "discussion.change_post",
+    "discussion.view_programmediscussion",
+    "discussion.add_programmediscussion",
+    "discussion.change_programmediscussion",
 )
 
 

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "signin.dingtalk",  # allauth's ``dingtalk`` with hosts from settings
     "signin.weixin",  # allauth's ``weixin`` for binding the notices' WeChat openid
     "directory",
+    "discussion",
     "demo",
 ]
 
@@ -516,6 +517,24 @@ LIVE_SOCKET_BUFFER_BYTES = env.int("LIVE_SOCKET_BUFFER_BYTES", default=256 * 102
 # "auto": write pre-framed bytes straight to daphne's sockets when running under daphne;
 # "on": require it (fail loudly if the library internals changed); "off": ASGI send only.
 LIVE_DIRECT_WRITE = env.str("LIVE_DIRECT_WRITE", default="auto")
+
+# ---------------------------------------------------------------------------
+# DISCUSSION (discussion/, docs/discussion.md): lecture spaces and study groups, live
+# through the same per-process hub as the live rooms (their own namespace in its store).
+# ---------------------------------------------------------------------------
+DISCUSSION_POSTS_PER_MINUTE = env.int("DISCUSSION_POSTS_PER_MINUTE", default=6)
+DISCUSSION_POSTS_PER_HOUR = env.int("DISCUSSION_POSTS_PER_HOUR", default=60)
+DISCUSSION_REPORTS_PER_HOUR = env.int("DISCUSSION_REPORTS_PER_HOUR", default=30)
+# The daily digest of unread study-group posts (at most once a day per person).
+DISCUSSION_DIGEST_HOUR = env.int("DISCUSSION_DIGEST_HOUR", default=18)
+CELERY_BEAT_SCHEDULE["discussion-lecture-threads"] = {
+    "task": "discussion.lecture_threads",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["discussion-digest"] = {
+    "task": "discussion.digest",
+    "schedule": crontab(minute=5),  # hourly; plans from DISCUSSION_DIGEST_HOUR on
+}
 
 # Where the demo's sample HLS segments live (served by Django only for the demo).
 DEMO_HLS_DIR = BASE_DIR / "static" / "demo" / "hls"

@@ -18,6 +18,7 @@ urlpatterns = [
     path("csp-report/", csp_report.csp_report, name="csp_report"),
     path("", include("demo.urls")),
     path("", include("livestream.urls")),
+    path("", include("discussion.urls")),
     path("", include("notifications.urls")),
     path("", include("courses.urls")),
     path("", include("portal.urls_portal")),

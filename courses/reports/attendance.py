@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 
 from courses.models import Enrolment, Lecture, LectureUnitSummary, Programme
 from courses.reports.columns import UNIT_COLUMNS, Column, cadre_columns, cell_export
+from courses.reports.extra import ExtraQuery, report_extra_get
 from courses.reports.request import (
     CADRES_PER_PAGE,
     ReportError,
@@ -168,16 +169,51 @@ def unit_report_build(*, request: ReportRequest) -> UnitReport:
         unit=request.unit,
         values=report_values(totals[request.unit.pk], n, total_label),
     )
+    columns = UNIT_COLUMNS
+    for key in request.extras:
+        columns += _extra_apply(request, key, units, rows, direct, total)
     if request.sort:
         rows = _sorted(rows, request.sort, request.descending)
     return UnitReport(
         request=request,
-        columns=UNIT_COLUMNS,
+        columns=columns,
         rows=rows,
         direct=direct,
         total=total,
         lectures_counted=n,
     )
+
+
+def _extra_apply(
+    request: ReportRequest,
+    key: str,
+    units: list[OrgUnit],
+    rows: list[ReportRow],
+    direct: ReportRow | None,
+    total: ReportRow,
+) -> tuple[Column, ...]:
+    """Fill an optional column group into the rows; 本级直属 is the total less the rows."""
+    extra = report_extra_get(key)
+    if extra is None or request.programme is None:
+        return ()
+    figures = extra.values(
+        ExtraQuery(
+            units=[request.unit, *units],
+            lecture_ids=request.lecture_ids,
+            programme_id=request.programme.pk,
+        )
+    )
+    for row in rows:
+        assert row.unit is not None  # noqa: S101 (unit rows have their unit)
+        part = figures.get(row.unit.pk, {})
+        row.values.update({c.key: part.get(c.key, 0) for c in extra.columns})
+    whole = figures.get(request.unit.pk, {})
+    total.values.update({c.key: whole.get(c.key, 0) for c in extra.columns})
+    if direct is not None:
+        direct.values.update(
+            {c.key: whole.get(c.key, 0) - sum(r.values[c.key] for r in rows) for c in extra.columns}
+        )
+    return extra.columns
 
 
 def _sorted(rows: list[ReportRow], key: str, descending: bool) -> list[ReportRow]:

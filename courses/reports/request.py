@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from courses.models import Lecture, Programme
 from courses.reports.columns import CADRE_SORT_KEYS, UNIT_SORT_KEYS
+from courses.reports.extra import report_extra_get
 from courses.selectors import lecture_status_q
 from portal.errors import CodedError
 from portal.models import OrgUnit, User
@@ -150,6 +151,7 @@ class ReportRequest:
     descending: bool = False
     page: int = 1
     fmt: str = "html"
+    extras: tuple[str, ...] = ()  # optional column groups (courses/reports/extra.py)
 
     @property
     def lecture_ids(self) -> list[int]:
@@ -175,12 +177,24 @@ class ReportRequest:
             params["sort"] = ("-" if self.descending else "") + self.sort
         if self.page != 1:
             params["page"] = str(self.page)
+        if self.extras:
+            params["extra"] = ",".join(self.extras)
         for key, value in changes.items():
             if value is None:
                 params.pop(key, None)
             else:
                 params[key] = str(value)
         return params
+
+
+def unit_sort_keys(extras: Sequence[str]) -> frozenset[str]:
+    """The units view's sortable columns, with those of the requested extra groups."""
+    keys = set(UNIT_SORT_KEYS)
+    for key in extras:
+        extra = report_extra_get(key)
+        if extra is not None:
+            keys.update(c.key for c in extra.columns)
+    return frozenset(keys)
 
 
 def scope_require(*, user: User) -> Scope:
@@ -219,7 +233,17 @@ def report_request_parse(
     """
     raw = {
         name: _one(params, name)
-        for name in ("lecture", "programme", "unit", "format", "sort", "level", "view", "page")
+        for name in (
+            "lecture",
+            "programme",
+            "unit",
+            "format",
+            "sort",
+            "level",
+            "view",
+            "page",
+            "extra",
+        )
     }
     # 1. Syntax: nothing reaches the database before it has the expected shape.
     if raw["lecture"] and not _ID.match(raw["lecture"]):
@@ -234,8 +258,11 @@ def report_request_parse(
     view = raw["view"] or "units"
     if view not in VIEWS:
         raise ReportError(ReportErrorCode.INVALID_VIEW)
+    extras = tuple(dict.fromkeys(k for k in raw["extra"].split(",") if k))
+    if any(report_extra_get(k) is None for k in extras):
+        raise ReportError(ReportErrorCode.INVALID_CHOICE)
     sort, descending = raw["sort"].removeprefix("-"), raw["sort"].startswith("-")
-    allowed = CADRE_SORT_KEYS if view == "cadres" else UNIT_SORT_KEYS
+    allowed = CADRE_SORT_KEYS if view == "cadres" else unit_sort_keys(extras)
     if raw["sort"] and (not _SORT.match(raw["sort"]) or sort not in allowed):
         raise ReportError(ReportErrorCode.INVALID_SORT)
     if raw["level"] and raw["level"] not in OrgUnit.TERRITORIAL:
@@ -299,6 +326,7 @@ def report_request_parse(
         descending=descending,
         page=page,
         fmt=fmt,
+        extras=extras,
     )
 
 

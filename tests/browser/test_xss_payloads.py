@@ -4,8 +4,9 @@ the admin included (docs/security.md §7).
 Each payload would set ``window.__xss`` (or open an alert) if it ever ran. They are stored
 through the services and models an organiser's or cadre's input goes through (the
 directory import, enrolment, the live room's websocket, the announcement's admin action,
-…), then every page that shows them is opened on a real daphne (the live room renders
-questions from its websocket with JavaScript). On each page: the response is the expected
+the discussion pages' own forms, …), then every page that shows them is opened on a real
+daphne (the live room and the discussion pages render from their websockets with
+JavaScript). On each page: the response is the expected
 one, the payload is there as literal text where the page shows it, nothing ran, the DOM
 holds no element or handler made from a payload, and the raw HTML has no unescaped payload.
 A Content-Security-Policy violation fails the test too (``csp_clean``): the escaping must
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -44,6 +46,8 @@ from courses.services import enrolment_create
 from courses.summaries.sync import headcounts_changed
 from directory.models import DirectoryImport
 from directory.services import directory_upload_confirm, directory_upload_create
+from discussion.models import Post, PostReport, StudyGroup, Thread
+from discussion.services import group_create
 from livestream.models import Question
 from notifications.models import (
     Announcement,
@@ -109,6 +113,15 @@ NOTICE_TITLE = "标题" + SCRIPT + LECTURE_TITLES[2][:100]  # the inbox keeps 20
 UPLOAD_NAME = "名册" + SVG + ".csv"  # a file name has no slash
 BAD_UNIT_CODE = SCRIPT  # echoed by the import's error report
 SEARCH = SVG + SCRIPT  # reflected from query strings
+GROUP_NAME = "学习群" + SCRIPT + SVG + QUOTE  # at most 100 characters
+GROUP_DESCRIPTION = "群简介" + ALL
+GROUP_LECTURE_TITLE = "研讨" + JSON_BREAK + SVG + QUOTE + TEMPLATE  # the group's thread
+TOPIC_TITLE = "话题" + JSON_BREAK + IMG + QUOTE  # a topic in the lecture space
+TOPIC_TEXT = "首帖" + ALL
+POST_LINK = "https://example.com/a?x=1"  # a link ends where a quote starts
+POST_TEXT = "帖子" + ALL + "\n" + JS_URL + "\n" + POST_LINK + '"onmouseover="window.__xss=1'
+REPLY_TEXT = "回帖" + ALL
+REPORT_DETAIL = "举报" + ALL
 
 # Elements and handlers made from a payload (json_script blocks hold them as JSON text).
 INJECTED = """() => {
@@ -130,6 +143,14 @@ INJECTED = """() => {
 # Does a <select> offer an option with this text?
 HAS_OPTION = """([selector, text]) => Array.from(document.querySelectorAll(selector + " option"))
   .some((o) => o.textContent.includes(text))"""
+# The href of every link in the elements ``selector`` matches.
+HREFS = """(selector) => Array.from(document.querySelectorAll(selector + " a"))
+  .map((a) => a.getAttribute("href"))"""
+# A discussion page's socket is open and its hello sent (its own "connected" text).
+DISC_CONNECTED = """() => {
+  const cfg = JSON.parse(document.getElementById("discussion-config").textContent);
+  return document.getElementById("disc-conn").textContent === cfg.messages.connected;
+}"""
 
 
 def csv_file(rows: list[list[str]]) -> bytes:
@@ -157,6 +178,7 @@ class World:
     template: MessageTemplate
     notice: InboxMessage
     bad_import: DirectoryImport
+    group: StudyGroup
     root: User
 
 
@@ -303,6 +325,31 @@ def _world(tree: Tree, organiser: User) -> World:
     )
     notice_send_test(reminder=reminder, user=cadre, channel=Channel.INBOX)
     notice = InboxMessage.objects.get(user=cadre, reminder=None, announcement=None)
+
+    # The township's study group, as the admin's form makes it (both cadres join). It
+    # follows a programme of its own, whose ended lecture (a thread in the group) has a
+    # title that fits a thread's 100 characters.
+    seminar = Programme(title="研讨班", description="研讨", organiser_unit=tree.hangzhou)
+    seminar.full_clean()
+    seminar.save()
+    seminar.audience.set([tree.hangzhou])
+    seminar_lecture = Lecture(
+        programme=seminar,
+        sequence=1,
+        title=GROUP_LECTURE_TITLE,
+        starts_at=now - timedelta(days=1),
+        duration_minutes=90,
+    )
+    seminar_lecture.full_clean(exclude=["ends_at"])
+    seminar_lecture.save()
+    group = group_create(
+        by=organiser,
+        programme=seminar,
+        unit=township,
+        name=GROUP_NAME,
+        description=GROUP_DESCRIPTION,
+    )
+    assert set(group.members.values_list("user_id", flat=True)) == {cadre.pk, cadre2.pk}
     return World(
         programme=programme,
         ended=ended,
@@ -320,6 +367,7 @@ def _world(tree: Tree, organiser: User) -> World:
         template=template,
         notice=notice,
         bad_import=bad_import,
+        group=group,
         root=root,
     )
 
@@ -404,6 +452,7 @@ def test_payloads_render_inert_everywhere(
     w = _world(tree, organiser)
     v = Visits(server)
     cadre_context = v.context(browser, w.cadre)
+    cadre2_context = v.context(browser, w.cadre2)
     mod_context = v.context(browser, organiser)
     root_context = v.context(browser, w.root)
     try:
@@ -411,8 +460,10 @@ def test_payloads_render_inert_everywhere(
         _admin(v, w, root_context.new_page())
         _cadre_pages(v, w, cadre_context.new_page())
         _organiser_pages(v, w, mod_context.new_page())
+        _discussion(v, w, cadre_context, cadre2_context, mod_context)
+        _discussion_admin(v, w, root_context.new_page())
     finally:
-        for context in (cadre_context, mod_context, root_context):
+        for context in (cadre_context, cadre2_context, mod_context, root_context):
             context.close()
     print(f"{len(v.pages)} pages checked")
 
@@ -699,4 +750,117 @@ def _organiser_pages(v: Visits, w: World, page: Page) -> None:
         status=400,
     )
     v.visit(page, f"/reports/attendance/?unit={quote(SEARCH)}", status=400)
+    page.close()
+
+
+def _disc_open(v: Visits, page: Page, path: str, *texts: str) -> None:
+    """``visit`` a discussion page, then wait for its socket (later events arrive live)."""
+    v.visit(page, path, *texts)
+    page.wait_for_function(DISC_CONNECTED, timeout=10_000)
+
+
+def _discussion(
+    v: Visits,
+    w: World,
+    cadre_context: BrowserContext,
+    cadre2_context: BrowserContext,
+    mod_context: BrowserContext,
+) -> None:
+    """The study group's thread: the cadre posts, the classmate replies and reports it,
+    the moderator hides it with a reason (the prompt); all through the pages and the
+    socket. Then a topic in the lecture space, started with its form."""
+    cadre, mate, mod = cadre_context.new_page(), cadre2_context.new_page(), mod_context.new_page()
+    g = w.group
+    v.visit(cadre, "/groups/", GROUP_NAME, UNIT_NAME)
+    v.visit(mod, "/groups/", GROUP_NAME, UNIT_NAME)
+    _disc_open(v, cadre, f"/groups/{g.pk}/", GROUP_NAME, GROUP_DESCRIPTION, GROUP_LECTURE_TITLE)
+    thread = Thread.objects.get(space=g.space)
+    path = f"/discussion/threads/{thread.pk}/"
+    for page in (cadre, mate, mod):
+        _disc_open(v, page, path, GROUP_NAME, GROUP_LECTURE_TITLE)
+        expect(page.locator("#thread-title")).to_have_text(GROUP_LECTURE_TITLE)
+
+    cadre.fill("#post-text", POST_TEXT)
+    cadre.click("#post-send")
+    expect(cadre.locator("#post-text")).to_have_value("")
+    post = Post.objects.get(thread=thread, author=w.cadre)
+    item = f"#post-{post.pk}"
+    for page in (cadre, mate, mod):
+        expect(page.locator(f"{item} .post-text")).to_have_text(POST_TEXT, timeout=10_000)
+        expect(page.locator(f"{item} .post-author")).to_have_text(CADRE_NAME)
+        expect(page.locator(f"{item} .post-head .muted")).to_contain_text(UNIT_NAME)
+        # only the http(s) URL is a link, cut where the quote starts; javascript: is text
+        assert page.evaluate(HREFS, f"{item} .post-text") == [POST_LINK]
+        v.inert(page)
+
+    # The classmate replies to it and reports it ("something else", with a detail).
+    mate.click(f"{item} button.reply")
+    expect(mate.locator("#reply-name")).to_contain_text(CADRE_NAME)
+    mate.fill("#post-text", REPLY_TEXT)
+    mate.click("#post-send")
+    expect(mate.locator("#post-text")).to_have_value("")
+    reply = Post.objects.get(thread=thread, author=w.cadre2)
+    for page in (cadre, mate, mod):
+        answer = page.locator(f"#post-{reply.pk}")
+        expect(answer.locator(".post-text")).to_have_text(REPLY_TEXT, timeout=10_000)
+        expect(answer.locator(".post-author")).to_have_text(CADRE2_NAME)
+        expect(answer.locator(".post-parent")).to_contain_text(CADRE_NAME)
+    mate.click(f"{item} button.report")
+    mate.check("#report-reasons input[value=other]")
+    mate.fill("#report-detail", REPORT_DETAIL)
+    mate.click("#report-send")
+    expect(mate.locator("#report-dialog")).to_be_hidden()
+    expect(mod.locator(f"{item} .post-head .tag")).to_contain_text("×1", timeout=10_000)
+    for page in (mate, mod):
+        v.inert(page)
+
+    # The moderator hides it; the reason (the prompt's answer) reaches the author's page.
+    mod.click(f"{item} button.hide")
+    expect(cadre.locator(f"{item} .post-note")).to_contain_text(REJECT_REASON, timeout=10_000)
+    expect(mod.locator(f"{item} .post-note")).to_contain_text(REJECT_REASON)
+    expect(mate.locator(item)).to_have_count(0, timeout=10_000)
+    for page in (cadre, mate, mod):
+        v.inert(page)
+    screenshot(cadre, "xss-discussion-thread")
+    # As the pages draw them again from their json_script config.
+    v.visit(cadre, path, GROUP_LECTURE_TITLE, "帖子" + ALL, JS_URL, REJECT_REASON, REPLY_TEXT)
+    v.visit(mod, path, "帖子" + ALL, REJECT_REASON, REPLY_TEXT, CADRE2_NAME)
+    assert cadre.evaluate(HREFS, "#post-list") == [POST_LINK]
+
+    # A topic in the ended lecture's space, through its form; the lecture's questions.
+    space = f"/lectures/{w.ended.pk}/discussion/"
+    v.visit(cadre, space, LECTURE_TITLES[0])
+    cadre.fill("#thread-title", TOPIC_TITLE)
+    cadre.fill("#thread-text", TOPIC_TEXT)
+    cadre.click("#thread-form button[type=submit]")
+    cadre.wait_for_url(re.compile(r"/discussion/threads/\d+/$"))
+    topic = Thread.objects.get(space__lecture=w.ended)
+    assert topic.title == TOPIC_TITLE
+    v.visit(cadre, f"/discussion/threads/{topic.pk}/", TOPIC_TITLE, TOPIC_TEXT, CADRE_NAME)
+    expect(cadre.locator("#thread-title")).to_have_text(TOPIC_TITLE)
+    v.visit(mod, space, LECTURE_TITLES[0], TOPIC_TITLE, CADRE_NAME)
+    v.visit(cadre, f"/lectures/{w.live.pk}/discussion/", LECTURE_TITLES[1], QUESTIONS[0])
+    for page in (cadre, mate, mod):
+        page.close()
+
+
+def _discussion_admin(v: Visits, w: World, page: Page) -> None:
+    """The group, the posts and the report queue in the admin."""
+    admin = "/admin/discussion"
+    g = w.group
+    post = Post.objects.get(thread__space=g.space, author=w.cadre)
+    report = PostReport.objects.get(post=post)
+    v.visit(page, f"{admin}/studygroup/", GROUP_NAME, UNIT_NAME, "研讨班")
+    v.visit(
+        page,
+        f"{admin}/studygroup/{g.pk}/change/",
+        values={"#id_name": GROUP_NAME, "#id_description": GROUP_DESCRIPTION},
+    )
+    v.visit(page, f"{admin}/post/", CADRE_NAME, CADRE2_NAME, REJECT_REASON, TOPIC_TITLE)
+    v.visit(page, f"{admin}/post/?q={quote(SEARCH)}", values={"#searchbar": SEARCH})
+    v.visit(page, f"{admin}/post/{post.pk}/change/", "帖子" + ALL, JS_URL, REJECT_REASON)
+    v.visit(page, f"{admin}/postreport/", REPORT_DETAIL, CADRE2_NAME)
+    v.visit(page, f"{admin}/postreport/{report.pk}/change/", REPORT_DETAIL, "帖子" + ALL[:30])
+    hidden = AuditLog.objects.get(action="discussion.post.hide")
+    v.visit(page, f"/admin/portal/auditlog/{hidden.pk}/change/", "discussion.post.hide")
     page.close()

@@ -15,10 +15,11 @@ registered model without an entry below fails ``test_every_endpoint_has_a_matrix
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -36,6 +37,10 @@ from django.utils import timezone
 
 from courses.models import Attendance, AttendanceOverride, Enrolment, Lecture, Programme, Venue
 from directory.models import DirectoryImport
+from discussion import services as discussion_services
+from discussion.models import PostReport, ProgrammeDiscussion, StudyGroup
+from discussion.routing import websocket_urlpatterns as discussion_websocket_urlpatterns
+from discussion.selectors import space_access
 from livestream.models import Question
 from livestream.routing import websocket_urlpatterns
 from notifications.models import (
@@ -121,6 +126,12 @@ def recipient_or_manager(role: str, rel: str) -> bool:
 
 def signed_in(role: str, rel: str) -> bool:
     return True
+
+
+def group_members(role: str, rel: str) -> bool:
+    """The target unit's study group: everyone of its subtree is a member (made from the
+    unit), and the organisers and party-school staff over it manage it."""
+    return rel in ("own", "child") or staff(role, rel)
 
 
 # --------------------------------------------------------------------------------------
@@ -223,6 +234,24 @@ def _objects(world: World) -> None:
     )
     reminder = Reminder.objects.create(lecture=lecture, kind="reminder_24h", due_at=timezone.now())
     audit_log_write(user=cadre, action="matrix.probe", target=cadre)
+    group = discussion_services.group_create(
+        by=world.actors[("school", "own")],
+        programme=world.programme,
+        unit=unit,
+        name="西湖区学习群",
+    )
+    topic = discussion_services.thread_create(
+        access=space_access(user=world.actors[("school", "own")], space=group.space),
+        title="西湖区讨论",
+        text="请大家谈谈",
+        client_id="m-1",
+    )
+    post = discussion_services.post_create(
+        access=space_access(user=cadre, space=group.space),
+        thread_id=topic.thread.pk,
+        text="一条帖子",
+        client_id="m-2",
+    ).post
     world.objects.update(
         {
             "portal.User": cadre,
@@ -261,6 +290,15 @@ def _objects(world: World) -> None:
             "livestream.Question": Question.objects.create(
                 lecture=lecture, author=cadre, text="什么时候开始？", client_id="m-1"
             ),
+            "discussion.StudyGroup": group,
+            "discussion.Post": post,
+            "discussion.PostReport": PostReport.objects.create(
+                post=post, reporter=world.actors[("cadre", "child")], reason="spam"
+            ),
+            "discussion.ProgrammeDiscussion": ProgrammeDiscussion.objects.create(
+                programme=world.programme
+            ),
+            "thread": topic.thread,
             "attachment": attachment,
             "inbox": InboxMessage.objects.create(
                 user=cadre, announcement=announcement, title="西湖区通知"
@@ -296,9 +334,10 @@ class Probe:
     path: Callable[[World], str]
     method: str = "GET"
     redirects: bool = False  # a 302 is the way in (to the page that shows it)
-    data: Callable[[World], dict[str, str]] = lambda w: {}
+    data: Callable[[World], dict[str, Any]] = lambda w: {}
     listing: Rule | None = None
     marker: Callable[[World], str | None] = lambda w: TARGET_TITLE
+    json: bool = False  # the body is JSON (the discussion API), not a form
 
 
 def _report(path: str, **extra: str) -> Callable[[World], str]:
@@ -315,6 +354,18 @@ def _lecture(name: str) -> Callable[[World], str]:
 
 def _checkin(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name, args=[w.lecture.pk, w.venue.pk])
+
+
+def _group(w: World) -> StudyGroup:
+    return cast(StudyGroup, w.objects["discussion.StudyGroup"])
+
+
+def _thread(name: str) -> Callable[[World], str]:
+    return lambda w: reverse(name, args=[w.objects["thread"].pk])
+
+
+def _discussion_post(name: str) -> Callable[[World], str]:
+    return lambda w: reverse(name, args=[w.objects["discussion.Post"].pk])
 
 
 PROBES: dict[str, Probe | str] = {
@@ -394,6 +445,66 @@ PROBES: dict[str, Probe | str] = {
         listing=signed_in,
         marker=lambda w: w.cadre.phone,
     ),
+    # the discussion: a lecture's space follows the room, a study group its members
+    "discussion:lecture_space": Probe(room, _lecture("discussion:lecture_space")),
+    "discussion:lecture_space_open": Probe(
+        moderators, _lecture("discussion:lecture_space_open"), method="POST"
+    ),
+    "discussion:groups": Probe(
+        group_members,
+        lambda w: reverse("discussion:groups"),
+        listing=signed_in,
+        marker=lambda w: "西湖区学习群",
+    ),
+    "discussion:group_new": Probe(
+        report_staff, lambda w: reverse("discussion:group_new"), marker=lambda w: None
+    ),
+    "discussion:group": Probe(
+        group_members,
+        lambda w: reverse("discussion:group", args=[w.objects["discussion.StudyGroup"].pk]),
+    ),
+    "discussion:thread": Probe(group_members, _thread("discussion:thread")),
+    "discussion:api_threads": Probe(
+        group_members,
+        lambda w: reverse("discussion:api_threads", args=[_group(w).space_id]),
+    ),
+    "discussion:api_posts": Probe(group_members, _thread("discussion:api_posts")),
+    "discussion:api_read": Probe(
+        group_members,
+        _thread("discussion:api_read"),
+        method="POST",
+        json=True,
+        data=lambda w: {"last_post_id": w.objects["discussion.Post"].pk},
+    ),
+    "discussion:api_post_like": Probe(
+        group_members,
+        _discussion_post("discussion:api_post_like"),
+        method="POST",
+        json=True,
+        data=lambda w: {"up": True},
+    ),
+    "discussion:api_post_report": Probe(
+        group_members,
+        _discussion_post("discussion:api_post_report"),
+        method="POST",
+        json=True,
+        data=lambda w: {"reason": "spam"},
+    ),
+    "discussion:api_thread_moderate": Probe(
+        staff,
+        _thread("discussion:api_thread_moderate"),
+        method="POST",
+        json=True,
+        data=lambda w: {"action": "pin"},
+    ),
+    # last: hiding the post takes it away from the members' probes above
+    "discussion:api_post_moderate": Probe(
+        staff,
+        _discussion_post("discussion:api_post_moderate"),
+        method="POST",
+        json=True,
+        data=lambda w: {"action": "hide", "reason": "matrix"},
+    ),
     # Not scoped by the tree, each for the reason given (and tested where named).
     "courses:enrol": "the caller enrols themself; audience rule in tests/courses/catalogue",
     "courses:withdraw": "the caller's own enrolment only; tests/courses/catalogue",
@@ -445,6 +556,10 @@ ADMIN_RULES: dict[str, Rule] = {
     "notifications.RankingSubscription": managers,
     "directory.DirectoryImport": managers,
     "livestream.Question": managers,
+    "discussion.StudyGroup": managers,  # and party-school staff, when given admin access
+    "discussion.Post": managers,
+    "discussion.PostReport": managers,
+    "discussion.ProgrammeDiscussion": managers,
 }
 # Registered models without a unit: superusers' alone, or shared reference data.
 ADMIN_UNSCOPED = {
@@ -501,7 +616,10 @@ def test_every_page_export_and_json_endpoint_keeps_to_scope(world: World) -> Non
         path = probe.path(world)
         for actor in [*_all_actors(), ("anonymous", "")]:
             client = _client(world, actor)
-            if probe.method == "POST":
+            if probe.method == "POST" and probe.json:
+                body = json.dumps(probe.data(world))
+                response = client.post(path, body, content_type="application/json")
+            elif probe.method == "POST":
                 response = client.post(path, probe.data(world))
             else:
                 response = client.get(path)
@@ -528,7 +646,7 @@ def test_every_page_export_and_json_endpoint_keeps_to_scope(world: World) -> Non
                 continue
             allowed = probe.rule(role, rel)
             redirected = status == 302 and (probe.method == "POST" or probe.redirects)
-            through = status == 200 or redirected
+            through = 200 <= status < 300 or redirected
             if allowed and not through:
                 wrong.append(f"{where}: should get through")
             if not allowed and status not in REFUSED:
@@ -591,15 +709,17 @@ def test_every_admin_changelist_and_change_page_keeps_to_scope(world: World) -> 
     assert not wrong, "\n".join(wrong)
 
 
-def test_the_live_socket_keeps_to_scope(world: World) -> None:
+def _socket_wrong(world: World, router: URLRouter, path: str, rule: Rule) -> list[str]:
+    """Every actor opens the socket: those of ``rule`` stay connected (a state or silence,
+    after a hello), the others are closed 4401/4403."""
+
     async def close_code(user: User | None) -> int | None:
         # the session → user step is tested on the full stack (tests/livestream/test_asgi_stack)
-        comm = WebsocketCommunicator(
-            URLRouter(websocket_urlpatterns), f"/ws/lectures/{world.lecture.pk}/"
-        )
+        comm = WebsocketCommunicator(router, path)
         comm.scope["user"] = user if user is not None else AnonymousUser()
         connected, _sub = await comm.connect()
         assert connected  # accepted, then the state or a close with the protocol's code
+        await comm.send_to(text_data='{"type":"hello"}')
         out = await comm.receive_output(5)
         await comm.disconnect()
         return int(out["code"]) if out["type"] == "websocket.close" else None
@@ -607,9 +727,21 @@ def test_the_live_socket_keeps_to_scope(world: World) -> None:
     wrong: list[str] = []
     for actor in [*_all_actors(), ("anonymous", "")]:
         code = async_to_sync(close_code)(world.actors.get(actor))
-        allowed = actor[0] != "anonymous" and room(*actor)
+        allowed = actor[0] != "anonymous" and rule(*actor)
         if allowed and code is not None:
             wrong.append(f"{actor}: closed {code}, should connect")
         if not allowed and code not in (4401, 4403):
             wrong.append(f"{actor}: {'connected' if code is None else code}, should be refused")
+    return wrong
+
+
+def test_the_live_socket_keeps_to_scope(world: World) -> None:
+    path = f"/ws/lectures/{world.lecture.pk}/"
+    wrong = _socket_wrong(world, URLRouter(websocket_urlpatterns), path, room)
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_discussion_socket_keeps_to_scope(world: World) -> None:
+    path = f"/ws/discussion/{_group(world).space_id}/"
+    wrong = _socket_wrong(world, URLRouter(discussion_websocket_urlpatterns), path, group_members)
     assert not wrong, "\n".join(wrong)

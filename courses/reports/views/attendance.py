@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 from courses.reports import attendance as reports
 from courses.reports import columns as report_columns
 from courses.reports import request as report_request
+from courses.reports.extra import report_extras_available
 from courses.reports.request import ReportError, ReportRequest
 from portal.exports import export_response
 from portal.http import request_user
@@ -116,8 +117,24 @@ def _page_context(parsed: ReportRequest, *, printing: bool) -> dict[str, Any]:
         f"{urlencode(parsed.query(page=None))}",
         "cadres_url": _report_url(parsed, view="cadres", sort=None, level=None, page=None),
         "units_url": _report_url(parsed, view=None, sort=None, page=None),
+        "extra_links": [
+            {
+                "label": extra.label,
+                "on": extra.key in parsed.extras,
+                "url": _report_url(parsed, extra=_extras_toggled(parsed, extra.key), sort=None),
+            }
+            for extra in report_extras_available()
+        ],
         "printing": printing,
     }
+
+
+def _extras_toggled(parsed: ReportRequest, key: str) -> str | None:
+    """The ``extra`` parameter with ``key`` switched on or off (None: no extras left)."""
+    keys = [k for k in parsed.extras if k != key]
+    if key not in parsed.extras:
+        keys.append(key)
+    return ",".join(keys) or None
 
 
 def _sort_links(
@@ -162,7 +179,9 @@ def _unit_context(parsed: ReportRequest, report: reports.UnitReport) -> dict[str
         )
     return {
         "report": report,
-        "columns": _sort_links(parsed, report.columns, report_columns.UNIT_SORT_KEYS),
+        "columns": _sort_links(
+            parsed, report.columns, report_request.unit_sort_keys(parsed.extras)
+        ),
         "table_rows": table_rows,
         "chart_height": 60 + 34 * len(report.rows),
     }
