@@ -16,6 +16,11 @@ RUN groupadd --system --gid 10001 zhixing \
 
 WORKDIR /app
 
+# ffmpeg: the worker remuxes the origin's recordings into replays (docs/streaming.md)
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first: this layer is reused until requirements.txt changes.
 COPY requirements.txt constraints.txt ./
 RUN pip install -r requirements.txt -c constraints.txt

@@ -177,6 +177,12 @@ class Lecture(models.Model):
     replay_url = models.CharField(
         _("replay URL (HLS)"), max_length=500, blank=True, validators=[validate_stream_url]
     )
+    # Status from the stream (livestream/streaming: the origin's publish hooks): when the
+    # hall's encoder went live, when its push stopped (the grace period runs from then) and
+    # when the grace ran out. The organiser's override still wins (``status_at``).
+    stream_live_since = models.DateTimeField(_("stream live since"), null=True, blank=True)
+    stream_down_since = models.DateTimeField(_("stream down since"), null=True, blank=True)
+    stream_ended_at = models.DateTimeField(_("stream ended at"), null=True, blank=True)
     credit_hours = models.DecimalField(
         _("study-hour credit"),
         max_digits=4,
@@ -242,8 +248,15 @@ class Lecture(models.Model):
     overlap_checked_elsewhere: frozenset[int] = frozenset()
 
     def status_at(self, now: datetime) -> str:
+        """The override; else the stream's word (live while it publishes or is in its
+        grace period, ended once the grace ran out); else the clock. ``lecture_status_q``
+        is the same rule as a filter."""
         if self.status_override:
             return self.status_override
+        if self.stream_ended_at is not None and self.stream_ended_at <= now:
+            return self.Status.ENDED
+        if self.stream_live_since is not None and self.stream_live_since <= now:
+            return self.Status.LIVE
         if now < self.starts_at:
             return self.Status.SCHEDULED
         if now < self.compute_ends_at():

@@ -115,14 +115,19 @@ def lecture_status_q(status: str, *, now: datetime | None = None) -> Q:
     """A filter on lectures matching a protocol status, override included."""
     now = now or timezone.now()
     auto = Q(status_override="")
+    stream_ended = Q(stream_ended_at__lte=now)
+    stream_live = Q(stream_live_since__lte=now) & ~stream_ended  # ~: NULLs are not ended
+    by_clock = ~stream_ended & ~Q(stream_live_since__lte=now)
     if status == Lecture.Status.SCHEDULED:
-        return auto & Q(starts_at__gt=now)
+        return auto & by_clock & Q(starts_at__gt=now)
     if status == Lecture.Status.LIVE:
         return Q(status_override=Lecture.Status.LIVE) | (
-            auto & Q(starts_at__lte=now, ends_at__gt=now)
+            auto & (stream_live | (by_clock & Q(starts_at__lte=now, ends_at__gt=now)))
         )
     if status == Lecture.Status.ENDED:
-        return Q(status_override=Lecture.Status.ENDED) | (auto & Q(ends_at__lte=now))
+        return Q(status_override=Lecture.Status.ENDED) | (
+            auto & (stream_ended | (by_clock & Q(ends_at__lte=now)))
+        )
     raise ValueError(status)
 
 

@@ -200,7 +200,7 @@ def post_create(
     client_id = _client_id(client_id)
     text = _post_text(text)
     existing = (
-        Post.objects.select_related("author", "author__unit")
+        Post.objects.select_related("author", "author__unit", "thread")
         .filter(author=access.user, thread_id=thread_id, client_id=client_id)
         .first()
     )

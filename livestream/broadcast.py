@@ -29,6 +29,7 @@ from livestream.events import (
     RejectedEvent,
     StatsEvent,
     StatusEvent,
+    StreamEvent,
     ViewersEvent,
     VotesEvent,
 )
@@ -110,10 +111,19 @@ def question_rejected(*, lecture_id: int, user_id: int, question_id: int, reason
     )
 
 
-def lecture_status(*, lecture_id: int, status: str) -> int:
+def lecture_status(*, lecture_id: int, status: str, replay_url: str = "") -> int:
     """Sent by the hub when a room's status flips (scheduled → live → ended)."""
     event: StatusEvent = {"type": "lecture.status", "status": status}
+    if replay_url:
+        event["replay_url"] = replay_url
     return _send(lecture_id=lecture_id, audience=AUDIENCE_ALL, payload=event, mode=SEQ_NEXT)
+
+
+def stream_status(*, lecture_id: int, state: str, url: str, preview: bool) -> None:
+    """The stream went up, down or ended (all, on commit); a preview: moderators only."""
+    event: StreamEvent = {"type": "stream.status", "state": state, "url": url}
+    audience, mode = (AUDIENCE_MODERATORS, SEQ_CURRENT) if preview else (AUDIENCE_ALL, SEQ_NEXT)
+    _on_commit(lambda: _send(lecture_id=lecture_id, audience=audience, payload=event, mode=mode))
 
 
 def viewers(*, lecture_id: int, count: int) -> None:

@@ -29,12 +29,14 @@ class QuestionPayload(TypedDict):
     flagged: NotRequired[bool]
 
 
-class LecturePayload(TypedDict):
+class LecturePayload(TypedDict, total=False):
     id: int
     title: str
     status: str
     starts_at: str
     ends_at: str
+    stream: str  # up / down: while the origin has (or just lost) the push; absent otherwise
+    stream_url: str  # the origin's playlist, with ``stream``
 
 
 class StatePayload(TypedDict):
@@ -70,9 +72,10 @@ class ViewersEvent(TypedDict):
     count: int
 
 
-class StatusEvent(TypedDict):
+class StatusEvent(TypedDict, total=False):
     type: Literal["lecture.status"]
     status: str
+    replay_url: str  # with "ended": the replay as it is now (an automatic one: just made)
 
 
 class AttentionAnsweredEvent(TypedDict):
@@ -114,9 +117,18 @@ class StatsEvent(LectureStats):
     type: Literal["lecture.stats"]
 
 
+class StreamEvent(TypedDict):
+    """The origin's word on the lecture's stream (docs/live-protocol.md, additive)."""
+
+    type: Literal["stream.status"]
+    state: str  # up / down / ended / preview (moderators only)
+    url: str  # the origin's playlist
+
+
 # Every event the server sends after the state snapshot (broadcast.py sends only these).
 LiveEvent = (
-    QuestionEvent
+    StreamEvent
+    | QuestionEvent
     | VotesEvent
     | RejectedEvent
     | ViewersEvent

@@ -508,7 +508,10 @@ class Hub:
                 lecture_series_add(lecture_id=lecture_id, viewers=total)
                 old = self.store.status_swap(lecture_id=lecture_id, status=status)
                 if old is not None and old != status:
-                    broadcast.lecture_status(lecture_id=lecture_id, status=status)
+                    replay = lecture.replay_url if lecture is not None else ""
+                    broadcast.lecture_status(
+                        lecture_id=lecture_id, status=status, replay_url=replay
+                    )
                 lecture_stats_send(lecture_id=lecture_id)  # the organisers' dashboard
         finally:
             connection.close()

@@ -96,3 +96,81 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} → {self.question_id}"
+
+
+# ---------------------------------------------------------------------------
+# Stream ingest (livestream/streaming/, docs/streaming.md)
+# ---------------------------------------------------------------------------
+STREAM_KEY_CHARS = 32
+
+
+class StreamKey(models.Model):
+    """A lecture's secret push key: whoever holds it can broadcast the lecture."""
+
+    lecture = models.OneToOneField(
+        Lecture, verbose_name=_("lecture"), on_delete=models.CASCADE, related_name="stream_key"
+    )
+    key = models.CharField(_("push key"), max_length=STREAM_KEY_CHARS, unique=True)
+    rotated_at = models.DateTimeField(_("issued at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("stream key")
+        verbose_name_plural = _("stream keys")
+
+    def __str__(self) -> str:
+        return str(self.lecture)
+
+    @property
+    def public_name(self) -> str:
+        return stream_public_name(self.lecture_id)
+
+
+def stream_public_name(lecture_id: int) -> str:
+    """The stream's name on the origin (playlists, recordings): never the key."""
+    return f"lecture-{lecture_id}"
+
+
+class StreamSession(models.Model):
+    """One push from an encoder, from on_publish to on_publish_done."""
+
+    lecture = models.ForeignKey(
+        Lecture, verbose_name=_("lecture"), on_delete=models.CASCADE, related_name="+"
+    )
+    preview = models.BooleanField(
+        _("preview"), default=False, help_text=_("Pushed outside the lecture's window.")
+    )
+    address = models.GenericIPAddressField(_("encoder address"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started"))
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    last_update_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("stream session")
+        verbose_name_plural = _("stream sessions")
+        ordering = ("-started_at",)
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["lecture", "ended_at"], name="stream_session_open")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lecture_id} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class Recording(models.Model):
+    """A recorded publish session (the origin's file); the replay joins them in order."""
+
+    lecture = models.ForeignKey(
+        Lecture, verbose_name=_("lecture"), on_delete=models.CASCADE, related_name="+"
+    )
+    path = models.CharField(_("file"), max_length=500, unique=True)
+    recorded_at = models.DateTimeField(_("recorded"))
+    preview = models.BooleanField(_("preview"), default=False)
+    seconds = models.FloatField(_("duration (s)"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recording")
+        verbose_name_plural = _("recordings")
+        ordering = ("lecture", "recorded_at", "pk")
+
+    def __str__(self) -> str:
+        return self.path

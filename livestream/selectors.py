@@ -15,8 +15,10 @@ from courses.models import Lecture
 from courses.selectors import enrolment_get_active, lecture_is_moderator, user_in_audience
 from livestream.events import LecturePayload, QuestionPayload, StatePayload, iso, question_payload
 from livestream.exceptions import LiveError, LiveErrorCode
-from livestream.models import Question, Vote
+from livestream.models import Question, Vote, stream_public_name
 from livestream.store import store_get
+from livestream.streaming.cdn import cdn_settings, configured_play_urls
+from livestream.streaming.origin import origin_playlist_url
 from portal.models import User
 from portal.process_state import process_state_reset
 
@@ -136,13 +138,40 @@ def question_vote_counts(*, question_ids: Iterable[int]) -> dict[int, int]:
 
 
 def lecture_payload(*, lecture: Lecture) -> LecturePayload:
-    return {
+    payload: LecturePayload = {
         "id": lecture.pk,
         "title": lecture.title,
         "status": lecture.status,
         "starts_at": iso(lecture.starts_at) or "",
         "ends_at": iso(lecture.compute_ends_at()) or "",
     }
+    stream = lecture_stream_state(lecture=lecture)
+    if stream:
+        payload["stream"] = stream
+        payload["stream_url"] = lecture_stream_url(lecture=lecture)
+    return payload
+
+
+def lecture_stream_state(*, lecture: Lecture) -> str:
+    """ "up" while the origin has the lecture's push, "down" in its grace period, "" when
+    no push went live (or the lecture ended): the clock and the pasted URL rule then."""
+    if lecture.stream_live_since is None or lecture.stream_ended_at is not None:
+        return ""
+    return "down" if lecture.stream_down_since is not None else "up"
+
+
+def lecture_stream_url(*, lecture: Lecture) -> str:
+    """The player's live source: the origin's playlist once a push went live, else the
+    lecture's stream URL (a CDN or the demo's playlist)."""
+    if lecture.stream_live_since is not None:
+        return origin_playlist_url(lecture_id=lecture.pk)
+    config = cdn_settings()
+    if config.provider and not lecture.stream_url:  # the CDN's signed playlist
+        urls = configured_play_urls(
+            config=config, stream=stream_public_name(lecture.pk), now=time.time()
+        )
+        return urls["hls"]
+    return lecture.stream_url
 
 
 # The published questions as every viewer (or every moderator) sees them, built once per

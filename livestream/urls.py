@@ -1,6 +1,7 @@
 from django.urls import URLPattern, URLResolver, path
 
 from livestream import dashboard, views
+from livestream.streaming import hooks
 
 app_name = "livestream"
 
@@ -8,4 +9,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("lectures/<int:lecture_id>/live/", views.room, name="room"),
     path("lectures/<int:lecture_id>/screen/", views.screen, name="screen"),
     path("lectures/<int:lecture_id>/dashboard/", dashboard.dashboard, name="dashboard"),
+    # the origin's callbacks (docs/streaming.md)
+    path("streaming/hooks/publish/", hooks.publish, name="stream_publish"),
+    path("streaming/hooks/publish-done/", hooks.publish_done, name="stream_publish_done"),
+    path("streaming/hooks/update/", hooks.update, name="stream_update"),
+    path("streaming/hooks/record-done/", hooks.record_done, name="stream_record_done"),
 ]

@@ -14,7 +14,13 @@ from django.utils.translation import gettext as _
 
 from livestream.exceptions import LiveError, LiveErrorCode
 from livestream.models import QUESTION_MAX_CHARS
-from livestream.selectors import RoomAccess, lecture_payload, room_access_get
+from livestream.selectors import (
+    RoomAccess,
+    lecture_payload,
+    lecture_stream_url,
+    room_access_get,
+)
+from livestream.streaming.origin import origin_playlist_url
 from portal.csp import csp_allow_media
 
 
@@ -76,6 +82,10 @@ def _messages() -> dict[str, str]:
         "days": _("%(n)s d"),
         "waiting_screen": _("Questions put on screen by the moderator appear here."),
         "viewers": _("%(n)s watching"),
+        "stream_down": _("Signal interrupted; recovering…"),
+        "preview": _("Preview: only organisers and moderators see this push."),
+        "stalled": _("Buffering…"),
+        "quality_auto": _("Auto"),
     }
 
 
@@ -92,7 +102,7 @@ def _context(request: HttpRequest, access: RoomAccess, **extra: Any) -> dict[str
             "wsPath": f"/ws/lectures/{lecture.pk}/",
             "role": access.role,
             "lecture": payload,
-            "streamUrl": lecture.stream_url,
+            "streamUrl": payload.get("stream_url") or lecture.stream_url,
             "replayUrl": lecture.replay_url,
             # loaded by livestream.js only where the browser has no native HLS
             "hlsScript": static("vendor/hls.js/hls.light.min.js"),
@@ -108,7 +118,16 @@ def _context(request: HttpRequest, access: RoomAccess, **extra: Any) -> dict[str
 def room(request: HttpRequest, lecture_id: int) -> HttpResponse:
     access = _access(request, lecture_id)
     response = render(request, "livestream/room.html", _context(request, access))
-    csp_allow_media(response, (access.lecture.stream_url, access.lecture.replay_url))
+    lecture = access.lecture
+    # the origin too, always: a push (or a preview, or the automatic replay) may start
+    # while the page is open
+    sources = (
+        lecture.stream_url,
+        lecture.replay_url,
+        lecture_stream_url(lecture=lecture),
+        origin_playlist_url(lecture_id=lecture.pk),
+    )
+    csp_allow_media(response, sources)
     return response
 
 

@@ -519,6 +519,37 @@ LIVE_SOCKET_BUFFER_BYTES = env.int("LIVE_SOCKET_BUFFER_BYTES", default=256 * 102
 LIVE_DIRECT_WRITE = env.str("LIVE_DIRECT_WRITE", default="auto")
 
 # ---------------------------------------------------------------------------
+# STREAM INGEST (livestream/streaming/, docs/streaming.md): nginx-rtmp pushes in, HLS out.
+# ---------------------------------------------------------------------------
+# What organisers give their encoder: this base + "/" + the lecture's key.
+STREAM_RTMP_URL = env.str("STREAM_RTMP_URL", default="rtmp://127.0.0.1:1935/live")
+# Where viewers' players find the origin's HLS (/hls/lecture-<id>.m3u8, /replays/…).
+STREAM_HLS_BASE_URL = env.str("STREAM_HLS_BASE_URL", default="http://127.0.0.1:8088")
+# The origin's hooks carry this token; empty: the hooks refuse everything.
+STREAM_HOOK_SECRET = env.str("STREAM_HOOK_SECRET", default="")
+# Addresses the hooks accept calls from (the origin; behind the portal's nginx the client
+# address is taken from X-Forwarded-For, as for every request).
+STREAM_HOOK_ALLOWED_ADDRESSES = env.list(
+    "STREAM_HOOK_ALLOWED_ADDRESSES", default=["127.0.0.1", "::1"]
+)
+STREAM_GRACE_SECONDS = env.int("STREAM_GRACE_SECONDS", default=120)
+# A push from this long before the start to the scheduled end is the lecture; any other
+# is a preview for its organisers and moderators.
+STREAM_EARLY_MINUTES = env.int("STREAM_EARLY_MINUTES", default=30)
+# The origin's files, as the worker sees them (recordings in, replays out).
+STREAM_MEDIA_DIR = env.str("STREAM_MEDIA_DIR", default=str(VAR_DIR / "stream"))
+STREAM_FFMPEG = env.str("STREAM_FFMPEG", default="ffmpeg")
+# A CDN instead of the origin (livestream/streaming/cdn.py): signed push and play URLs.
+STREAM_CDN_PROVIDER = env.str("STREAM_CDN_PROVIDER", default="")
+STREAM_CDN_PUSH_DOMAIN = env.str("STREAM_CDN_PUSH_DOMAIN", default="")
+STREAM_CDN_PLAY_DOMAIN = env.str("STREAM_CDN_PLAY_DOMAIN", default="")
+STREAM_CDN_APP = env.str("STREAM_CDN_APP", default="live")
+STREAM_CDN_PUSH_KEY = env.str("STREAM_CDN_PUSH_KEY", default="")
+STREAM_CDN_PLAY_KEY = env.str("STREAM_CDN_PLAY_KEY", default="")
+STREAM_CDN_URL_TTL_SECONDS = env.int("STREAM_CDN_URL_TTL_SECONDS", default=86400)
+CELERY_BEAT_SCHEDULE["stream-grace"] = {"task": "livestream.stream_grace", "schedule": 10.0}
+
+# ---------------------------------------------------------------------------
 # DISCUSSION (discussion/, docs/discussion.md): lecture spaces and study groups, live
 # through the same per-process hub as the live rooms (their own namespace in its store).
 # ---------------------------------------------------------------------------

@@ -9,6 +9,8 @@
 #   PORT (8080)  WEB_PROCESSES (one per core)  WEB_BASE_PORT (8101: daphne i on +i)
 #   PGBOUNCER_PORT (6432)  DATABASE_POOL_SIZE (20: PostgreSQL server connections, in all)
 #   SERVE_DIR (var/serve: generated configs, logs, pids)
+#   STREAM_RTMP_PORT (unset: no origin) STREAM_HTTP_PORT (8088) STREAM_HOOK_SECRET
+#   STREAM_MEDIA_DIR (var/stream: HLS, recordings, replays)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -40,6 +42,7 @@ done
 PATH="$PATH:/usr/sbin"
 
 export STATIC_ROOT="${STATIC_ROOT:-$PWD/var/staticfiles}"
+export STREAM_MEDIA_DIR="${STREAM_MEDIA_DIR:-$PWD/var/stream}"
 export MEDIA_ROOT="${MEDIA_ROOT:-$PWD/var/media}"
 mkdir -p "$SERVE_DIR" "$STATIC_ROOT" "$MEDIA_ROOT"
 
@@ -109,5 +112,21 @@ done
 log "nginx on http://0.0.0.0:$PORT/ (config: $SERVE_DIR/nginx.conf)"
 nginx -c "$SERVE_DIR/nginx.conf" -g "daemon off;" &
 pids+=("$!")
+
+# The RTMP ingest and HLS origin (deploy/nginx-rtmp.conf; docs/streaming.md) when
+# STREAM_RTMP_PORT is set: encoders push to it, its hooks call the portal through nginx.
+if [[ -n "${STREAM_RTMP_PORT:-}" ]]; then
+    [[ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]] \
+        || die "libnginx-mod-rtmp is missing: scripts/system-deps.sh installs it (as root)"
+    command -v ffmpeg >/dev/null || die "ffmpeg is missing (replays): scripts/system-deps.sh"
+    [[ -n "${STREAM_HOOK_SECRET:-}" ]] || die "STREAM_RTMP_PORT needs STREAM_HOOK_SECRET"
+    STREAM_HTTP_PORT="${STREAM_HTTP_PORT:-8088}"
+    "$PY" scripts/rtmp_config.py "$SERVE_DIR" --rtmp-port "$STREAM_RTMP_PORT" \
+        --http-port "$STREAM_HTTP_PORT" --hook-base "http://127.0.0.1:$PORT/streaming/hooks" \
+        --media-dir "$STREAM_MEDIA_DIR"
+    log "RTMP ingest on :$STREAM_RTMP_PORT, HLS origin on :$STREAM_HTTP_PORT"
+    nginx -c "$SERVE_DIR/nginx-rtmp.conf" -g "daemon off;" &
+    pids+=("$!")
+fi
 
 supervise_wait

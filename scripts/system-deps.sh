@@ -12,7 +12,9 @@ set -euo pipefail
 # pages render as boxes); gettext: compilemessages; docker-compose: the compose file check;
 # nginx + pgbouncer: make serve's production topology (and its test); libreoffice-calc-nogui:
 # our XLSX files opened headless as users open them.
-PACKAGES=(chromium fonts-wqy-microhei gettext docker-compose make nginx pgbouncer libreoffice-calc-nogui)
+# libnginx-mod-rtmp + ffmpeg: the RTMP ingest and HLS origin (STREAM_RTMP_PORT) and its test.
+PACKAGES=(chromium fonts-wqy-microhei gettext docker-compose make nginx pgbouncer libreoffice-calc-nogui
+    libnginx-mod-rtmp ffmpeg)
 
 mode="${1:-install}"
 case "$mode" in

@@ -80,6 +80,7 @@
       msg.questions.forEach(function (q) { questions.set(q.id, q); });
       msg.mine.forEach(function (q) { mine.set(q.id, q); });
       setViewers(msg.viewers);
+      streamState(msg.lecture.stream || "", msg.lecture.stream_url || "");
       setStatus(msg.lecture.status);
       if (msg.heartbeat_seconds && msg.heartbeat_seconds !== heartbeatSeconds) {
         heartbeatSeconds = msg.heartbeat_seconds; startHeartbeats();
@@ -121,7 +122,13 @@
       case "attention.answered":
         if (attentionCheck !== null) { hideAttention(); heartbeat(); }
         break;
-      case "lecture.status": setStatus(msg.status); break;
+      case "lecture.status":
+        if (msg.replay_url) cfg.replayUrl = msg.replay_url;  // an automatic replay, just made
+        setStatus(msg.status); break;
+      case "stream.status":
+        if (msg.state === "preview") { previewUrl = msg.url; updatePlayer(); break; }
+        streamState(msg.state === "ended" ? "" : msg.state, msg.url);
+        updatePlayer(); break;
       case "error":
         var message = msg.message || M[msg.code] || M.invalid;
         askStatus(message, true);
@@ -222,15 +229,46 @@
     updatePlayer();
   }
 
+  // The origin's word on the push (docs/live-protocol.md, stream.status): while it is
+  // down the viewer sees "信号中断，正在恢复" instead of a black player; when it is back
+  // the player reloads the playlist (the encoder's new session).
+  var streamDown = false, previewUrl = "";
+  function streamState(state, url) {
+    var wasDown = streamDown;
+    streamDown = state === "down";
+    if (state && url) {
+      if (url !== cfg.streamUrl || (wasDown && !streamDown)) loadedUrl = null;
+      cfg.streamUrl = url;
+    }
+  }
+
   function play(url) {
     var video = $("live-video");
     if (!video || !url || url === loadedUrl) return;
     loadedUrl = url;
     if (hls) { hls.destroy(); hls = null; }
-    if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = url;                                  // native HLS (Safari, iOS)
+    // hls.js wherever MediaSource exists (its recovery and low-latency tuning below);
+    // the browser's own HLS only without it (iOS Safari). Chromium now answers "maybe"
+    // for HLS too, but its native player refuses the origin's live TS (MEDIA_ERR 4).
+    var mse = !!(window.MediaSource || window.ManagedMediaSource);
+    if (!mse && video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = url;                                  // native HLS (iOS Safari)
     } else if (window.Hls && window.Hls.isSupported()) {
-      hls = new window.Hls({ lowLatencyMode: true });
+      // tuned for 2 s fragments: start three behind the live edge (6 s), jump back to it
+      // when more than ten behind (a phone that slept), keep 30 s behind the playhead
+      // (phones' memory), retry the playlist while the encoder is away; no faster
+      // playback to catch up: on a short live window it drains the buffer into stalls
+      hls = new window.Hls({
+        lowLatencyMode: true,
+        liveSyncDurationCount: 3,
+        liveMaxLatencyDurationCount: 10,
+        backBufferLength: 30,
+        manifestLoadingMaxRetry: 6,
+        levelLoadingMaxRetry: 6,
+      });
+      hls.on(window.Hls.Events.ERROR, function (_e, data) { onHlsError(url, data); });
+      hls.on(window.Hls.Events.FRAG_BUFFERED, function () { if (!streamDown) overlay(""); });
+      hls.on(window.Hls.Events.MANIFEST_PARSED, function () { qualityLevels(); });
       hls.loadSource(url);
       hls.attachMedia(video);
     } else if (!window.Hls && window.MediaSource && cfg.hlsScript) {
@@ -239,6 +277,38 @@
     } else {
       overlay(M.play_error);
     }
+  }
+
+  // hls.js's stalls and failures, visibly: a stall says so; a fatal network error retries
+  // the playlist after a few seconds, a media error is recovered in place.
+  var retryTimer = null;
+  function onHlsError(url, data) {
+    if (data.details === "bufferStalledError") { overlay(M.stalled); return; }
+    if (!data.fatal || !hls) return;
+    if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) { hls.recoverMediaError(); return; }
+    overlay(streamDown ? M.stream_down : M.stalled);
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(function () { if (url === loadedUrl) { loadedUrl = null; play(url); } }, 3000);
+  }
+
+  // Quality levels when the origin offers several (a transcoding CDN): a picker under the
+  // player; one level: nothing to choose.
+  function qualityLevels() {
+    var box = $("quality"), select = $("quality-select");
+    if (!box || !select || !hls) return;
+    var levels = hls.levels || [];
+    box.hidden = levels.length < 2;
+    select.replaceChildren();
+    var auto = document.createElement("option");
+    auto.value = "-1"; auto.textContent = M.quality_auto || "Auto";
+    select.appendChild(auto);
+    levels.forEach(function (level, i) {
+      var option = document.createElement("option");
+      option.value = String(i);
+      option.textContent = level.height ? level.height + "p" : String(Math.round(level.bitrate / 1000)) + " kbps";
+      select.appendChild(option);
+    });
+    select.onchange = function () { if (hls) hls.currentLevel = Number(select.value); };
   }
 
   var hlsLoading = null;
@@ -262,9 +332,12 @@
   function updatePlayer() {
     if (screenMode) return;
     if (status === "live") {
-      if (cfg.streamUrl) { overlay(""); play(cfg.streamUrl); } else overlay(M.no_stream);
+      if (streamDown) { overlay(M.stream_down); if (cfg.streamUrl) play(cfg.streamUrl); }
+      else if (cfg.streamUrl) { overlay(""); play(cfg.streamUrl); } else overlay(M.no_stream);
     } else if (status === "ended") {
       if (cfg.replayUrl) { overlay(""); play(cfg.replayUrl); } else overlay(M.no_replay);
+    } else if (previewUrl && role === "moderator") {
+      overlay(M.preview); play(previewUrl);
     } else {
       tick();
     }

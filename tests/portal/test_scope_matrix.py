@@ -41,7 +41,7 @@ from discussion import services as discussion_services
 from discussion.models import PostReport, ProgrammeDiscussion, StudyGroup
 from discussion.routing import websocket_urlpatterns as discussion_websocket_urlpatterns
 from discussion.selectors import space_access
-from livestream.models import Question
+from livestream.models import Question, StreamKey
 from livestream.routing import websocket_urlpatterns
 from notifications.models import (
     Announcement,
@@ -287,6 +287,7 @@ def _objects(world: World) -> None:
                 file_name="cadres.csv",
                 unit=unit,
             ),
+            "livestream.StreamKey": StreamKey.objects.create(lecture=lecture, key="k" * 32),
             "livestream.Question": Question.objects.create(
                 lecture=lecture, author=cadre, text="什么时候开始？", client_id="m-1"
             ),
@@ -513,6 +514,10 @@ PROBES: dict[str, Probe | str] = {
     "notifications:receipt_aliyun_sms": "provider webhook, signed (tests/notifications)",
     "notifications:receipt_wechat": "provider webhook, signed (tests/notifications)",
     "demo:live_playlist": "the demo stream, public by design",
+    "livestream:stream_publish": "the origin's hook: token + address (tests/livestream)",
+    "livestream:stream_publish_done": "the origin's hook: token + address",
+    "livestream:stream_update": "the origin's hook: token + address",
+    "livestream:stream_record_done": "the origin's hook: token + address",
     "healthz": "public health probe, no data",
     "healthz_live": "public liveness probe, no data",
     "csp_report": "browsers post CSP reports, no data returned",
@@ -556,6 +561,7 @@ ADMIN_RULES: dict[str, Rule] = {
     "notifications.RankingSubscription": managers,
     "directory.DirectoryImport": managers,
     "livestream.Question": managers,
+    "livestream.StreamKey": managers,
     "discussion.StudyGroup": managers,  # and party-school staff, when given admin access
     "discussion.Post": managers,
     "discussion.PostReport": managers,

@@ -1,0 +1,1 @@
+"""Getting a lecture's video from the encoder to the viewers (push and play URLs)."""
