@@ -24,6 +24,7 @@ from livestream.events import (
     AttentionAnsweredEvent,
     LectureStats,
     LiveEvent,
+    MergedEvent,
     QuestionEvent,
     QuestionPayload,
     RejectedEvent,
@@ -103,6 +104,23 @@ def question_rejected(*, lecture_id: int, user_id: int, question_id: int, reason
         "type": "question.rejected",
         "question_id": question_id,
         "reason": reason,
+    }
+    _on_commit(
+        lambda: _send(
+            lecture_id=lecture_id, audience=audience_user(user_id), payload=event, mode=SEQ_NONE
+        )
+    )
+
+
+def question_merged(
+    *, lecture_id: int, user_id: int, question_id: int, into_id: int, text: str
+) -> None:
+    """The asker's question was merged into another (its text: "已合并到…")."""
+    event: MergedEvent = {
+        "type": "question.merged",
+        "question_id": question_id,
+        "into_id": into_id,
+        "text": text,
     }
     _on_commit(
         lambda: _send(

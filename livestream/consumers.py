@@ -180,6 +180,15 @@ class LiveRoomConsumer(HubConsumer):
                 action=command.action,
                 reason=command.reason,
             )
+        elif isinstance(command, protocol.Merge):
+            await run_sync(
+                _in_room,
+                use_case=services.question_merge,
+                user=user,
+                seat=seat,
+                question_id=command.question_id,
+                into_id=command.into_id,
+            )
         elif isinstance(command, protocol.Heartbeat):
             # on the event loop: no thread hop per heartbeat (bench/README.md)
             # (the gate checked here first: no coroutine per heartbeat without checks)

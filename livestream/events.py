@@ -27,6 +27,9 @@ class QuestionPayload(TypedDict):
     # moderator views only (moderation.queue, state.queue)
     anonymous: NotRequired[bool]
     flagged: NotRequired[bool]
+    cluster: NotRequired[int]
+    cluster_size: NotRequired[int]
+    merged_into: NotRequired[int]
 
 
 class LecturePayload(TypedDict, total=False):
@@ -117,6 +120,15 @@ class StatsEvent(LectureStats):
     type: Literal["lecture.stats"]
 
 
+class MergedEvent(TypedDict):
+    """To the asker: their question was merged into ``into_id`` (whose text it carries)."""
+
+    type: Literal["question.merged"]
+    question_id: int
+    into_id: int
+    text: str
+
+
 class StreamEvent(TypedDict):
     """The origin's word on the lecture's stream (docs/live-protocol.md, additive)."""
 
@@ -128,6 +140,7 @@ class StreamEvent(TypedDict):
 # Every event the server sends after the state snapshot (broadcast.py sends only these).
 LiveEvent = (
     StreamEvent
+    | MergedEvent
     | QuestionEvent
     | VotesEvent
     | RejectedEvent
@@ -145,7 +158,11 @@ def iso(value: datetime | None) -> str | None:
 
 
 def question_payload(
-    question: Question, *, voted: bool = False, for_moderator: bool = False
+    question: Question,
+    *,
+    voted: bool = False,
+    for_moderator: bool = False,
+    cluster_size: int | None = None,
 ) -> QuestionPayload:
     """The protocol's question object. Anonymous authors are hidden except from moderators."""
     author = question.author
@@ -166,4 +183,9 @@ def question_payload(
     if for_moderator:
         payload["anonymous"] = question.anonymous
         payload["flagged"] = question.flagged
+        # near-duplicates (additive, docs/live-protocol.md): the cluster and its size
+        payload["cluster"] = int(question.cluster_id or question.pk)
+        payload["cluster_size"] = cluster_size or 1
+        if question.merged_into_id:
+            payload["merged_into"] = int(question.merged_into_id)
     return payload

@@ -21,6 +21,7 @@ class Question(models.Model):
         APPROVED = "approved", _("Published")
         REJECTED = "rejected", _("Rejected")
         ANSWERED = "answered", _("Answered")
+        MERGED = "merged", _("Merged")
 
     lecture = models.ForeignKey(
         Lecture, verbose_name=_("lecture"), on_delete=models.CASCADE, related_name="questions"
@@ -47,6 +48,16 @@ class Question(models.Model):
     )
     reject_reason = models.CharField(_("reason for rejection"), max_length=200, blank=True)
     votes = models.PositiveIntegerField(_("votes"), default=0)
+    # near-duplicates (livestream/clustering.py): the id of the cluster's first question
+    cluster_id = models.BigIntegerField(_("cluster"), null=True, blank=True, db_index=True)
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("asked at"), auto_now_add=True)
     approved_at = models.DateTimeField(_("published at"), null=True, blank=True)
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)

@@ -50,6 +50,12 @@ class Moderate:
 
 
 @dataclass(frozen=True)
+class Merge:
+    question_id: int
+    into_id: int
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     playing: bool
     replay: bool
@@ -60,7 +66,7 @@ class AttentionAnswer:
     check_id: str
 
 
-Command = Hello | Ask | VoteCmd | Moderate | Heartbeat | AttentionAnswer
+Command = Hello | Ask | VoteCmd | Moderate | Merge | Heartbeat | AttentionAnswer
 
 
 def _invalid(message: str | None = None) -> LiveError:
@@ -153,6 +159,12 @@ def parse(text: str) -> Command:
         if len(reason.strip()) > REASON_MAX_CHARS:
             raise LiveError(LiveErrorCode.TOO_LONG, _("A reason can have at most 200 characters."))
         return Moderate(question_id=question_id, action=action, reason=reason)
+    if kind == "question.merge":
+        question_id = _id(frame, "question_id")
+        into_id = _id(frame, "into_id")
+        if question_id == into_id:
+            raise _invalid(_("A question cannot be merged into itself."))
+        return Merge(question_id=question_id, into_id=into_id)
     if kind == "heartbeat":
         playing: bool = _field(frame, "playing", bool)
         replay = _field(frame, "replay", bool, required=False)

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 
 from courses.models import Lecture
 from courses.selectors import enrolment_get_active, lecture_is_moderator, user_in_audience
+from livestream.clustering import cluster_sizes
 from livestream.events import LecturePayload, QuestionPayload, StatePayload, iso, question_payload
 from livestream.exceptions import LiveError, LiveErrorCode
 from livestream.models import Question, Vote, stream_public_name
@@ -236,11 +237,19 @@ def room_state(*, access: RoomAccess) -> StatePayload:
         "heartbeat_seconds": int(settings.ATTENDANCE_HEARTBEAT_SECONDS),
     }
     if mod:
+        pending = question_list_pending(lecture=lecture)
+        sizes = cluster_sizes(
+            lecture_id=lecture.pk, cluster_ids=[q.cluster_id or 0 for q in pending]
+        )
         state["queue"] = [
-            question_payload(q, for_moderator=True) for q in question_list_pending(lecture=lecture)
+            question_payload(q, for_moderator=True, cluster_size=sizes.get(q.cluster_id or 0))
+            for q in pending
         ]
     return state
 
 
 def question_payload_for_moderators(question: Question) -> QuestionPayload:
-    return question_payload(question, for_moderator=True)
+    sizes = cluster_sizes(lecture_id=question.lecture_id, cluster_ids=[question.cluster_id or 0])
+    return question_payload(
+        question, for_moderator=True, cluster_size=sizes.get(question.cluster_id or 0)
+    )

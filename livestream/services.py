@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from courses.models import Lecture
 from livestream import broadcast
+from livestream.clustering import question_cluster_assign
 from livestream.events import question_payload
 from livestream.exceptions import LiveError, LiveErrorCode
 from livestream.models import CLIENT_ID_MAX_CHARS, QUESTION_MAX_CHARS, Question, Vote
@@ -98,6 +99,7 @@ def question_ask(*, access: RoomAccess, text: str, anonymous: bool, client_id: s
                 Question.objects.get(author=user, lecture=lecture, client_id=client_id),
                 created=False,
             )
+        question_cluster_assign(question=question)
         broadcast.moderation_queue(
             lecture_id=lecture.pk, question=question_payload_for_moderators(question)
         )
@@ -233,4 +235,62 @@ def question_moderate(
             question_id=question.pk,
             reason=reason,
         )
+    return question
+
+
+@transaction.atomic
+def question_merge(*, access: RoomAccess, question_id: int, into_id: int) -> Question:
+    """Merge a question into another (a near-duplicate into its cluster's representative):
+    its votes join the other's (one per person), it leaves every queue, and its asker is
+    told what it was merged into; never silently dropped. Audited."""
+    if not access.is_moderator:
+        raise LiveError(LiveErrorCode.FORBIDDEN, _("Only the lecture's moderators can do that."))
+    if question_id == into_id:
+        raise LiveError(LiveErrorCode.INVALID, _("A question cannot be merged into itself."))
+    lecture_id = access.lecture.pk
+    first, second = sorted((question_id, into_id))  # lock in id order: no deadlock
+    _question_in_room(access=access, question_id=first, lock=True)
+    _question_in_room(access=access, question_id=second, lock=True)
+    question = _question_in_room(access=access, question_id=question_id, lock=False)
+    into = _question_in_room(access=access, question_id=into_id, lock=False)
+    Status = Question.Status
+    if question.status in (Status.MERGED, Status.ANSWERED) or into.status in (
+        Status.MERGED,
+        Status.REJECTED,
+    ):
+        raise LiveError(LiveErrorCode.INVALID, _("These questions cannot be merged."))
+    into_voters = Vote.objects.filter(question=into).values_list("user_id", flat=True)
+    Vote.objects.filter(question=question).exclude(user_id__in=into_voters).exclude(
+        user_id=into.author_id
+    ).update(question=into)
+    Vote.objects.filter(question=question).delete()
+    into.votes = Vote.objects.filter(question=into, up=True).count()
+    into.save(update_fields=["votes"])
+    was_visible = question.is_visible
+    question.status, question.merged_into, question.highlighted = Status.MERGED, into, False
+    question.votes = 0
+    question.save(update_fields=["status", "merged_into", "highlighted", "votes"])
+    audit_log_write(
+        user=access.user,
+        action="question.merge",
+        target=question,
+        detail={"lecture": lecture_id, "into": into.pk},
+    )
+    if was_visible:  # viewers' lists drop it (its status says merged)
+        broadcast.question_updated(lecture_id=lecture_id, question=question_payload(question))
+    if into.is_visible:
+        broadcast.votes_changed(lecture_id=lecture_id, question_id=into.pk)
+    broadcast.moderation_queue(
+        lecture_id=lecture_id, question=question_payload_for_moderators(question)
+    )
+    broadcast.moderation_queue(
+        lecture_id=lecture_id, question=question_payload_for_moderators(into)
+    )
+    broadcast.question_merged(
+        lecture_id=lecture_id,
+        user_id=question.author_id,
+        question_id=question.pk,
+        into_id=into.pk,
+        text=into.text,
+    )
     return question

@@ -86,6 +86,9 @@ def _messages() -> dict[str, str]:
         "preview": _("Preview: only organisers and moderators see this push."),
         "stalled": _("Buffering…"),
         "quality_auto": _("Auto"),
+        "merged": _("Your question was merged into a similar one: %(text)s"),
+        "similar": _("Similar ×%(n)s"),
+        "merge": _("Merge into the first"),
     }
 
 

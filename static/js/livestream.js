@@ -113,6 +113,10 @@
         var text = $("ask-text"); if (text) { text.value = ""; updateCount(); }
         askStatus(M.accepted, false);
         render(); break;
+      case "question.merged":
+        mine.delete(msg.question_id);
+        askStatus(fmt(M.merged, { text: msg.text }), false);
+        render(); break;
       case "question.rejected":
         mine.delete(msg.question_id);
         askStatus(msg.reason ? fmt(M.rejected_reason, { reason: msg.reason }) : M.rejected, true);
@@ -232,7 +236,7 @@
   // The origin's word on the push (docs/live-protocol.md, stream.status): while it is
   // down the viewer sees "信号中断，正在恢复" instead of a black player; when it is back
   // the player reloads the playlist (the encoder's new session).
-  var streamDown = false, previewUrl = "";
+  var streamDown = false, previewUrl = "", nativeRefused = false;
   function streamState(state, url) {
     var wasDown = streamDown;
     streamDown = state === "down";
@@ -247,12 +251,21 @@
     if (!video || !url || url === loadedUrl) return;
     loadedUrl = url;
     if (hls) { hls.destroy(); hls = null; }
-    // hls.js wherever MediaSource exists (its recovery and low-latency tuning below);
-    // the browser's own HLS only without it (iOS Safari). Chromium now answers "maybe"
-    // for HLS too, but its native player refuses the origin's live TS (MEDIA_ERR 4).
+    // The browser's own HLS first (Safari, iOS, recent Chromium); where it refuses a
+    // stream (Chromium's native player answers MEDIA_ERR 4 for the origin's live TS)
+    // and MediaSource exists, hls.js instead, from then on.
     var mse = !!(window.MediaSource || window.ManagedMediaSource);
-    if (!mse && video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = url;                                  // native HLS (iOS Safari)
+    if (!nativeRefused && video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.onerror = function () {
+        if (video.error && video.error.code === 4 && mse && !nativeRefused) {
+          nativeRefused = true;
+          video.onerror = null;
+          video.removeAttribute("src");
+          loadedUrl = null;
+          play(url);
+        }
+      };
+      video.src = url;                                  // native HLS
     } else if (window.Hls && window.Hls.isSupported()) {
       // tuned for 2 s fragments: start three behind the live edge (6 s), jump back to it
       // when more than ten behind (a phone that slept), keep 30 s behind the playhead

@@ -18,6 +18,17 @@
     live.send(frame);
   }
 
+  // merge a near-duplicate into its cluster's first question (its asker is told)
+  function merge(q) {
+    if (q && q.cluster && q.cluster !== q.id) {
+      live.send({ type: "question.merge", question_id: q.id, into_id: q.cluster });
+    }
+  }
+
+  function fmt(text, values) {
+    return String(text || "").replace(/%\((\w+)\)s/g, function (_m, k) { return values[k]; });
+  }
+
   function button(label, cls, handler) {
     var b = document.createElement("button");
     b.type = "button"; b.className = "button small " + cls; b.textContent = label;
@@ -46,6 +57,12 @@
         tag.className = "tag tag-flagged"; tag.textContent = M.flagged;
         head.appendChild(tag);
       }
+      if (q.cluster_size > 1) {  // near-duplicates of one question (clusters.py)
+        var similar = document.createElement("span");
+        similar.className = "tag tag-cluster";
+        similar.textContent = fmt(M.similar, { n: q.cluster_size });
+        head.appendChild(similar);
+      }
       li.appendChild(head);
       var p = document.createElement("p");
       p.className = "q-text"; p.textContent = q.text;
@@ -55,6 +72,9 @@
       actions.appendChild(button(M.approve, "primary", function () { act(q, "approve"); }));
       actions.appendChild(button(M.reject, "secondary", function () { act(q, "reject"); }));
       actions.appendChild(button(M.answer, "secondary", function () { act(q, "answer"); }));
+      if (q.cluster && q.cluster !== q.id) {
+        actions.appendChild(button(M.merge, "secondary", function () { merge(q); }));
+      }
       li.appendChild(actions);
       frag.appendChild(li);
     });
@@ -100,8 +120,14 @@
   document.addEventListener("live:event", function (ev) {
     var msg = ev.detail;
     if (msg.type === "moderation.queue") {
-      if (msg.question.status === "pending") queue.set(msg.question.id, msg.question);
-      else queue.delete(msg.question.id);
+      var item = msg.question;
+      if (item.status === "pending") queue.set(item.id, item);
+      else queue.delete(item.id);
+      if (item.cluster) {  // the cluster's size as of now, on every item of it
+        queue.forEach(function (other) {
+          if (other.cluster === item.cluster) other.cluster_size = item.cluster_size;
+        });
+      }
       render();
     }
     decorateList(); renderCounts();
@@ -118,6 +144,7 @@
     else if (q && key === "a") act(q, "approve");
     else if (q && key === "r") act(q, "reject");
     else if (q && key === "d") act(q, "answer");
+    else if (q && key === "m") merge(q);
     else if (key === "h") {
       var top = Array.from(live.questions.values()).sort(function (a, b) { return b.id - a.id; })[0];
       if (top) live.send({ type: "question.moderate", question_id: top.id, action: "highlight" });

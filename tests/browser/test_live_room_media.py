@@ -93,12 +93,12 @@ def test_sample_hls_stream_plays_in_the_room(
         assert later > first + 0.5, (first, later, state)
         assert state["error"] is None
         assert not state["paused"]
-        # hls.js is fetched (on demand, by livestream.js) exactly where MediaSource exists;
-        # the browser's own HLS plays only without it (iOS Safari)
-        mse, loaded = page.evaluate(
-            "() => [!!(window.MediaSource || window.ManagedMediaSource), !!window.Hls]"
+        # hls.js is fetched only by a browser without native HLS (livestream.js loads it)
+        native, loaded = page.evaluate(
+            "() => [document.getElementById('live-video')"
+            ".canPlayType('application/vnd.apple.mpegurl') !== '', !!window.Hls]"
         )
-        assert loaded == mse, (mse, loaded)
+        assert loaded != native, (native, loaded)
         assert state["w"] > 0 and state["h"] > 0  # H.264 decoded, not just audio
         assert page.locator("#player-overlay").is_hidden()
     finally:
