@@ -1,7 +1,7 @@
 from django.urls import URLPattern, URLResolver, path
 
 from livestream import dashboard, views
-from livestream.streaming import hooks
+from livestream.streaming import cdn_hooks, hooks
 
 app_name = "livestream"
 
@@ -14,4 +14,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("streaming/hooks/publish-done/", hooks.publish_done, name="stream_publish_done"),
     path("streaming/hooks/update/", hooks.update, name="stream_update"),
     path("streaming/hooks/record-done/", hooks.record_done, name="stream_record_done"),
+    path("streaming/hooks/cdn/aliyun/", cdn_hooks.aliyun, name="stream_cdn_aliyun"),
+    path("streaming/hooks/cdn/tencent/", cdn_hooks.tencent, name="stream_cdn_tencent"),
 ]

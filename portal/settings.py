@@ -547,6 +547,10 @@ STREAM_CDN_APP = env.str("STREAM_CDN_APP", default="live")
 STREAM_CDN_PUSH_KEY = env.str("STREAM_CDN_PUSH_KEY", default="")
 STREAM_CDN_PLAY_KEY = env.str("STREAM_CDN_PLAY_KEY", default="")
 STREAM_CDN_URL_TTL_SECONDS = env.int("STREAM_CDN_URL_TTL_SECONDS", default=86400)
+# The CDN's stream callbacks (/streaming/hooks/cdn/<provider>/): the key set in its console;
+# Aliyun signs with the callback URL's host (default: the request's Host).
+STREAM_CDN_CALLBACK_KEY = env.str("STREAM_CDN_CALLBACK_KEY", default="")
+STREAM_CDN_CALLBACK_HOST = env.str("STREAM_CDN_CALLBACK_HOST", default="")
 CELERY_BEAT_SCHEDULE["stream-grace"] = {"task": "livestream.stream_grace", "schedule": 10.0}
 
 # ---------------------------------------------------------------------------

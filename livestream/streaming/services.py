@@ -129,6 +129,16 @@ def stream_publish(*, key: str, address: str | None, now: datetime | None = None
     return Publish(lecture, stream_public_name(lecture.pk), preview)
 
 
+def stream_publish_by_name(*, name: str, now: datetime | None = None) -> Publish | None:
+    """A CDN says the lecture's public name started publishing (the CDN checked the signed
+    push URL itself): as ``stream_publish`` with a valid key."""
+    lecture = _lecture_of_name(name)
+    if lecture is None:
+        return None
+    key = stream_key_ensure(lecture=lecture).key
+    return stream_publish(key=key, address=None, now=now)
+
+
 def stream_update(*, name: str, now: datetime | None = None) -> bool:
     """The origin's heartbeat for a push: False drops it (no open session: the key was
     rotated, or the session was ended by a newer push)."""

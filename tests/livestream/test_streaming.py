@@ -240,3 +240,57 @@ def test_with_a_cdn_the_push_and_play_urls_are_the_providers_signed_ones(
     assert lecture_stream_url(lecture=lecture).startswith(
         f"https://play.example.com/live/lecture-{lecture.pk}.m3u8"
     )
+
+
+def test_the_cdns_signed_callbacks_drive_the_status(hooks: Any, lecture: Lecture) -> None:
+    import hashlib
+    import json
+    import time
+
+    now = timezone.now()
+    Lecture.objects.filter(pk=lecture.pk).update(
+        starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(minutes=85)
+    )
+    name = f"lecture-{lecture.pk}"
+    hooks.STREAM_CDN_CALLBACK_KEY = "cbkey"
+    hooks.STREAM_CDN_CALLBACK_HOST = "portal.example.org"
+
+    # Tencent: POST JSON, sign = md5(key + t), t an expiry in the future
+    hooks.STREAM_CDN_PROVIDER = "tencent"
+    t = int(time.time()) + 600
+    sign = hashlib.md5(f"cbkey{t}".encode()).hexdigest()  # noqa: S324 (the provider's scheme)
+    url = "/streaming/hooks/cdn/tencent/"
+
+    def tencent(body: dict[str, Any]) -> Any:
+        return Client().post(url, json.dumps(body), content_type="application/json")
+
+    assert (
+        tencent({"event_type": 1, "stream_id": name, "t": t, "sign": "0" * 32}).status_code == 403
+    )
+    assert (
+        tencent({"event_type": 1, "stream_id": name, "t": t - 1200, "sign": sign}).status_code
+        == 403
+    )
+    assert not Lecture.objects.filter(pk=lecture.pk, stream_live_since__isnull=False).exists()
+    assert tencent({"event_type": 1, "stream_id": name, "t": t, "sign": sign}).status_code == 200
+    assert lecture_payload(lecture=Lecture.objects.get(pk=lecture.pk))["stream"] == "up"
+    assert tencent({"event_type": 0, "stream_id": name, "t": t, "sign": sign}).status_code == 200
+    assert lecture_payload(lecture=Lecture.objects.get(pk=lecture.pk))["stream"] == "down"
+
+    # Aliyun: GET, ALI-LIVE-SIGNATURE = md5("host|timestamp|key"); the wrong provider refuses
+    assert tencent({"event_type": 1, "stream_id": name, "t": t, "sign": sign}).status_code == 200
+    hooks.STREAM_CDN_PROVIDER = "aliyun"
+    assert tencent({"event_type": 1, "stream_id": name, "t": t, "sign": sign}).status_code == 403
+    ts = str(int(time.time()))
+    good = hashlib.md5(f"portal.example.org|{ts}|cbkey".encode()).hexdigest()  # noqa: S324
+    aliyun = f"/streaming/hooks/cdn/aliyun/?action=publish_done&app=live&id={name}"
+
+    def call(signature: str, stamp: str = ts) -> Any:
+        return Client().get(
+            aliyun, headers={"ALI-LIVE-TIMESTAMP": stamp, "ALI-LIVE-SIGNATURE": signature}
+        )
+
+    assert call("0" * 32).status_code == 403
+    assert call(good, stamp=str(int(ts) - 3600)).status_code == 403
+    assert call(good).status_code == 200
+    assert lecture_payload(lecture=Lecture.objects.get(pk=lecture.pk))["stream"] == "down"

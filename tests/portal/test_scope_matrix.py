@@ -518,6 +518,8 @@ PROBES: dict[str, Probe | str] = {
     "livestream:stream_publish_done": "the origin's hook: token + address",
     "livestream:stream_update": "the origin's hook: token + address",
     "livestream:stream_record_done": "the origin's hook: token + address",
+    "livestream:stream_cdn_aliyun": "the CDN's callback, signed (tests/livestream)",
+    "livestream:stream_cdn_tencent": "the CDN's callback, signed (tests/livestream)",
     "healthz": "public health probe, no data",
     "healthz_live": "public liveness probe, no data",
     "csp_report": "browsers post CSP reports, no data returned",
