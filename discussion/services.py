@@ -47,7 +47,7 @@ from discussion.selectors import (
     SpaceAccess,
     group_can_manage,
     post_get_visible,
-    space_access,
+    space_access_get,
     thread_get_in_space,
 )
 from discussion.text import mention_names, text_clean
@@ -502,10 +502,7 @@ def report_resolve(*, by: User, report_ids: Iterable[int], outcome: str) -> int:
     for report in PostReport.objects.select_related("post", "post__thread").filter(
         pk__in=list(report_ids), outcome=PostReport.Outcome.OPEN
     ):
-        space = Space.objects.select_related(
-            "lecture__programme__organiser_unit", "group__unit", "programme"
-        ).get(pk=report.post.thread.space_id)
-        access = space_access(user=by, space=space)
+        access = space_access_get(user=by, space_id=report.post.thread.space_id)
         _require_moderator(access)
         if outcome == PostReport.Outcome.UPHELD:
             reason = str(ReportReason(report.reason).label)
