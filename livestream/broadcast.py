@@ -22,12 +22,15 @@ from django.db import close_old_connections, connection, transaction
 
 from livestream.events import (
     AttentionAnsweredEvent,
+    ClaimEvent,
+    ClaimHolder,
     LectureStats,
     LiveEvent,
     MergedEvent,
     QuestionEvent,
     QuestionPayload,
     RejectedEvent,
+    SpeakerListEvent,
     StatsEvent,
     StatusEvent,
     StreamEvent,
@@ -90,13 +93,65 @@ def question_updated(*, lecture_id: int, question: QuestionPayload) -> None:
 
 
 def moderation_queue(*, lecture_id: int, question: QuestionPayload) -> None:
-    """A new (or re-queued) question for the moderators; carries the current seq."""
+    """A moderator's action on a queued question, for every console at once (the acting
+    moderator's acknowledgement); carries the current seq."""
     event: QuestionEvent = {"type": "moderation.queue", "question": question}
-    _on_commit(
-        lambda: _send(
-            lecture_id=lecture_id, audience=AUDIENCE_MODERATORS, payload=event, mode=SEQ_CURRENT
-        )
+    _on_commit(lambda: _send_moderators(lecture_id=lecture_id, payload=event))
+
+
+def _send_moderators(*, lecture_id: int, payload: LiveEvent) -> int:
+    return _send(
+        lecture_id=lecture_id, audience=AUDIENCE_MODERATORS, payload=payload, mode=SEQ_CURRENT
     )
+
+
+def moderation_queue_later(*, lecture_id: int, question_id: int) -> None:
+    """A new question for the consoles, coalesced: the hubs' tick sends each question
+    marked since the last one once, as it is then (``queue_flush``), at most once per
+    LIVE_QUEUE_INTERVAL_SECONDS per lecture — 2,000 asks in minutes stay readable."""
+    _on_commit(lambda: store_get().mark(kind="queue", lecture_id=lecture_id, item_id=question_id))
+
+
+def queue_flush(*, lecture_id: int) -> int:
+    """Send a ``moderation.queue`` for each question marked since the last flush."""
+    from livestream.selectors import question_payloads_for_moderators
+
+    close_old_connections()
+    try:
+        ids = store_get().take(kind="queue", lecture_id=lecture_id)
+        if not ids:
+            return 0
+        sent = 0
+        for question in question_payloads_for_moderators(lecture_id=lecture_id, ids=ids):
+            event: QuestionEvent = {"type": "moderation.queue", "question": question}
+            _send_moderators(lecture_id=lecture_id, payload=event)
+            sent += 1
+        return sent
+    except Exception:
+        logger.exception("queue flush failed (lecture %s)", lecture_id)
+        return 0
+    finally:
+        if threading.current_thread() is not threading.main_thread():
+            connection.close()
+
+
+def moderation_claim(
+    *, lecture_id: int, question_ids: list[int], moderator: ClaimHolder | None, until: str | None
+) -> None:
+    """Questions taken by a moderator (``moderator`` None: released) — for every console."""
+    event: ClaimEvent = {
+        "type": "moderation.claim",
+        "question_ids": question_ids,
+        "moderator": moderator,
+        "until": until,
+    }
+    _on_commit(lambda: _send_moderators(lecture_id=lecture_id, payload=event))
+
+
+def speaker_list(*, lecture_id: int, questions: list[QuestionPayload]) -> None:
+    """The moderators' ordered list for the speaker, whole (it is short)."""
+    event: SpeakerListEvent = {"type": "speaker.list", "questions": questions}
+    _on_commit(lambda: _send_moderators(lecture_id=lecture_id, payload=event))
 
 
 def question_rejected(*, lecture_id: int, user_id: int, question_id: int, reason: str) -> None:
@@ -168,7 +223,7 @@ def lecture_stats(*, lecture_id: int, stats: LectureStats) -> None:
 
 def votes_changed(*, lecture_id: int, question_id: int) -> None:
     """Mark a question's count dirty; the hubs' vote tick sends it (``hub.Hub._vote_loop``)."""
-    _on_commit(lambda: store_get().votes_mark(lecture_id=lecture_id, question_id=question_id))
+    _on_commit(lambda: store_get().mark(kind="votes", lecture_id=lecture_id, item_id=question_id))
 
 
 def votes_flush(*, lecture_id: int) -> int:
@@ -177,7 +232,7 @@ def votes_flush(*, lecture_id: int) -> int:
 
     close_old_connections()
     try:
-        ids = store_get().votes_take(lecture_id=lecture_id)
+        ids = store_get().take(kind="votes", lecture_id=lecture_id)
         if not ids:
             return 0
         counts = question_vote_counts(question_ids=ids)

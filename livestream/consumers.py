@@ -170,6 +170,33 @@ class LiveRoomConsumer(HubConsumer):
                 question_id=command.question_id,
                 up=command.up,
             )
+        elif isinstance(command, protocol.Moderate) and command.cluster:
+            await run_sync(
+                _in_room,
+                use_case=services.question_cluster_reject,
+                user=user,
+                seat=seat,
+                question_id=command.question_id,
+                reason=command.reason,
+            )
+        elif isinstance(command, protocol.Claim):
+            await run_sync(
+                _in_room,
+                use_case=services.question_claim,
+                user=user,
+                seat=seat,
+                question_id=command.question_id,
+                release=command.release,
+                cluster=command.cluster,
+            )
+        elif isinstance(command, protocol.SpeakerOrder):
+            await run_sync(
+                _in_room,
+                use_case=services.speaker_list_set,
+                user=user,
+                seat=seat,
+                question_ids=command.question_ids,
+            )
         elif isinstance(command, protocol.Moderate):
             await run_sync(
                 _in_room,
@@ -238,7 +265,7 @@ class LiveRoomConsumer(HubConsumer):
 
     async def _error(self, exc: LiveError) -> None:
         payload: dict[str, Any] = {"type": "error", "code": exc.code.value, "message": exc.message}
-        if exc.code in (LiveErrorCode.RATE_LIMITED, LiveErrorCode.BUSY):
+        if exc.code in (LiveErrorCode.RATE_LIMITED, LiveErrorCode.BUSY, LiveErrorCode.CLAIMED):
             payload["retry_after"] = exc.retry_after or 1
         await self._send(payload)
 

@@ -30,6 +30,16 @@ class QuestionPayload(TypedDict):
     cluster: NotRequired[int]
     cluster_size: NotRequired[int]
     merged_into: NotRequired[int]
+    # the shared queue (issue 19): who is working on it, until when; where it came from
+    claimed_by: NotRequired[ClaimHolder | None]
+    claimed_until: NotRequired[str | None]
+    venue: NotRequired[str]
+    city: NotRequired[str]
+
+
+class ClaimHolder(TypedDict):
+    id: int
+    name: str
 
 
 class LecturePayload(TypedDict, total=False):
@@ -51,6 +61,7 @@ class StatePayload(TypedDict):
     viewers: int
     role: Literal["viewer", "moderator"]
     queue: NotRequired[list[QuestionPayload]]  # moderators only (additive, see docs)
+    speaker: NotRequired[list[QuestionPayload]]  # moderators only: the speaker's list
     heartbeat_seconds: NotRequired[int]  # additive: send a heartbeat this often
 
 
@@ -129,6 +140,24 @@ class MergedEvent(TypedDict):
     text: str
 
 
+class ClaimEvent(TypedDict):
+    """To moderators: these questions are taken by ``moderator`` until ``until`` (both
+    null: released)."""
+
+    type: Literal["moderation.claim"]
+    question_ids: list[int]
+    moderator: ClaimHolder | None
+    until: str | None
+
+
+class SpeakerListEvent(TypedDict):
+    """To moderators (and the speaker view): the ordered list of questions for the
+    speaker, whole; moderator question objects, first = next."""
+
+    type: Literal["speaker.list"]
+    questions: list[QuestionPayload]
+
+
 class StreamEvent(TypedDict):
     """The origin's word on the lecture's stream (docs/live-protocol.md, additive)."""
 
@@ -139,7 +168,9 @@ class StreamEvent(TypedDict):
 
 # Every event the server sends after the state snapshot (broadcast.py sends only these).
 LiveEvent = (
-    StreamEvent
+    ClaimEvent
+    | SpeakerListEvent
+    | StreamEvent
     | MergedEvent
     | QuestionEvent
     | VotesEvent
@@ -163,6 +194,8 @@ def question_payload(
     voted: bool = False,
     for_moderator: bool = False,
     cluster_size: int | None = None,
+    city: str | None = None,
+    now: datetime | None = None,
 ) -> QuestionPayload:
     """The protocol's question object. Anonymous authors are hidden except from moderators."""
     author = question.author
@@ -188,4 +221,25 @@ def question_payload(
         payload["cluster_size"] = cluster_size or 1
         if question.merged_into_id:
             payload["merged_into"] = int(question.merged_into_id)
+        holder = claim_holder(question, now=now or timezone.now())
+        payload["claimed_by"] = holder
+        payload["claimed_until"] = iso(question.claimed_until) if holder else None
+        venue = question.venue if question.venue_id is not None else None
+        if venue is not None:
+            payload["venue"] = venue.name
+        if city:
+            payload["city"] = city
     return payload
+
+
+def claim_holder(question: Question, *, now: datetime) -> ClaimHolder | None:
+    """The moderator whose claim on the question is still running, if any."""
+    until = question.claimed_until
+    if question.claimed_by_id is None or until is None or until <= now:
+        return None
+    moderator = question.claimed_by
+    holder: ClaimHolder = {
+        "id": int(question.claimed_by_id),
+        "name": moderator.display_name if moderator is not None else "",
+    }
+    return holder

@@ -17,6 +17,7 @@ class LiveErrorCode(enum.Enum):
     NOT_FOUND = "not_found"
     NOT_SIGNED_IN = "not_signed_in"  # only at connect time (close 4401)
     BUSY = "busy"  # not the user's fault (the database or Redis is busy): retry
+    CLAIMED = "claimed"  # another moderator is working on it (issue 19): retry_after
 
 
 _MESSAGES = {
@@ -27,6 +28,7 @@ _MESSAGES = {
     LiveErrorCode.NOT_FOUND: _("That question or lecture does not exist."),
     LiveErrorCode.NOT_SIGNED_IN: _("Please sign in first."),
     LiveErrorCode.BUSY: _("The server is busy; please try again in a moment."),
+    LiveErrorCode.CLAIMED: _("Another moderator is handling this question."),
 }
 
 

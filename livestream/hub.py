@@ -461,23 +461,28 @@ class Hub:
         return closed
 
     async def _vote_loop(self) -> None:
-        """Vote counts: every LIVE_VOTES_INTERVAL_SECONDS, for each lecture with sockets
-        here, the one process that takes the lecture's gate sends the dirty counts (at most
-        one ``question.votes`` per interval per lecture across all processes)."""
-        interval = float(settings.LIVE_VOTES_INTERVAL_SECONDS)
+        """Vote counts and new questions: every LIVE_VOTES_INTERVAL_SECONDS (resp.
+        LIVE_QUEUE_INTERVAL_SECONDS), for each lecture with sockets here, the one process
+        that takes the lecture's gate sends the dirty counts (at most one
+        ``question.votes`` per interval per lecture across all processes) and the questions
+        asked since (each once, to the moderators)."""
+        votes = float(settings.LIVE_VOTES_INTERVAL_SECONDS)
+        queue = float(settings.LIVE_QUEUE_INTERVAL_SECONDS)
         while self.rooms:
             try:
-                await asyncio.to_thread(self._votes_sync, list(self.rooms), interval)
+                await asyncio.to_thread(self._votes_sync, list(self.rooms), votes, queue)
             except Exception:
                 logger.exception("live: vote tick failed")
-            await asyncio.sleep(interval)
+            await asyncio.sleep(min(votes, queue))
 
-    def _votes_sync(self, lecture_ids: list[int], interval: float) -> None:
+    def _votes_sync(self, lecture_ids: list[int], votes: float, queue: float) -> None:
         from livestream import broadcast
 
         for lecture_id in lecture_ids:
-            if self.store.gate(key=f"votes:{lecture_id}", seconds=interval):
+            if self.store.gate(key=f"votes:{lecture_id}", seconds=votes):
                 broadcast.votes_flush(lecture_id=lecture_id)
+            if self.store.gate(key=f"queue:{lecture_id}", seconds=queue):
+                broadcast.queue_flush(lecture_id=lecture_id)
 
     def _tick_sync(self, viewers: dict[int, dict[int, int | None]], interval: float) -> None:
         from livestream import broadcast

@@ -9,7 +9,7 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from courses.models import Lecture
+from courses.models import Lecture, Venue
 
 QUESTION_MAX_CHARS = 300
 CLIENT_ID_MAX_CHARS = 64
@@ -53,6 +53,30 @@ class Question(models.Model):
     merged_into = models.ForeignKey(
         "self",
         verbose_name=_("merged into"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # a moderator working on it (issue 19): the others see it as taken until the claim
+    # expires (LIVE_CLAIM_SECONDS after the last touch); no task clears it, readers compare
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("claimed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    # the moderators' ordered list for the speaker (1 = next); null: not on it
+    speaker_position = models.PositiveSmallIntegerField(
+        _("position on the speaker's list"), null=True, blank=True
+    )
+    # asked from a venue the asker checked in to (台下 questions)
+    venue = models.ForeignKey(
+        Venue,
+        verbose_name=_("venue"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,

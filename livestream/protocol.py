@@ -47,6 +47,19 @@ class Moderate:
     question_id: int
     action: str
     reason: str
+    cluster: bool = False  # reject: the whole cluster at once
+
+
+@dataclass(frozen=True)
+class Claim:
+    question_id: int
+    release: bool
+    cluster: bool
+
+
+@dataclass(frozen=True)
+class SpeakerOrder:
+    question_ids: list[int]
 
 
 @dataclass(frozen=True)
@@ -66,7 +79,10 @@ class AttentionAnswer:
     check_id: str
 
 
-Command = Hello | Ask | VoteCmd | Moderate | Merge | Heartbeat | AttentionAnswer
+Command = (
+    Hello | Ask | VoteCmd | Moderate | Merge | Claim | SpeakerOrder | Heartbeat | AttentionAnswer
+)
+SPEAKER_IDS_MAX = 100  # a frame's list; the setting (LIVE_SPEAKER_LIST_MAX) is checked later
 
 
 def _invalid(message: str | None = None) -> LiveError:
@@ -86,6 +102,8 @@ def _field(frame: dict[str, Any], name: str, kind: type, *, required: bool = Tru
         raise _invalid(_("Field “%(name)s” must be true or false.") % {"name": name})
     if kind is str and not isinstance(value, str):
         raise _invalid(_("Field “%(name)s” must be text.") % {"name": name})
+    if kind is list and not isinstance(value, list):
+        raise _invalid(_("Field “%(name)s” must be a list of question ids.") % {"name": name})
     if kind is str and _UNSTORABLE.search(value):
         raise _invalid(
             _("Field “%(name)s” contains a character that is not allowed.") % {"name": name}
@@ -158,7 +176,26 @@ def parse(text: str) -> Command:
         reason: str = _field(frame, "reason", str, required=False) or ""
         if len(reason.strip()) > REASON_MAX_CHARS:
             raise LiveError(LiveErrorCode.TOO_LONG, _("A reason can have at most 200 characters."))
-        return Moderate(question_id=question_id, action=action, reason=reason)
+        cluster = bool(_field(frame, "cluster", bool, required=False))
+        if cluster and action != "reject":
+            raise _invalid(_("Only a rejection applies to a whole cluster."))
+        return Moderate(question_id=question_id, action=action, reason=reason, cluster=cluster)
+    if kind == "question.claim":
+        return Claim(
+            question_id=_id(frame, "question_id"),
+            release=bool(_field(frame, "release", bool, required=False)),
+            cluster=bool(_field(frame, "cluster", bool, required=False)),
+        )
+    if kind == "speaker.order":
+        ids = _field(frame, "question_ids", list)
+        if len(ids) > SPEAKER_IDS_MAX:
+            raise _invalid()
+        for value in ids:
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+                raise _invalid(
+                    _("Field “%(name)s” must be a list of question ids.") % {"name": "question_ids"}
+                )
+        return SpeakerOrder(question_ids=list(ids))
     if kind == "question.merge":
         question_id = _id(frame, "question_id")
         into_id = _id(frame, "into_id")

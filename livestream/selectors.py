@@ -10,6 +10,7 @@ from typing import Literal, cast
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from courses.models import Lecture
 from courses.selectors import enrolment_get_active, lecture_is_moderator, user_in_audience
@@ -17,6 +18,7 @@ from livestream.clustering import cluster_sizes
 from livestream.events import LecturePayload, QuestionPayload, StatePayload, iso, question_payload
 from livestream.exceptions import LiveError, LiveErrorCode
 from livestream.models import Question, Vote, stream_public_name
+from livestream.stats import unit_cities
 from livestream.store import store_get
 from livestream.streaming.cdn import cdn_settings, configured_play_urls
 from livestream.streaming.origin import origin_playlist_url
@@ -115,10 +117,21 @@ def question_list_visible(
     return list(qs.order_by("-created_at", "-pk")[:limit])
 
 
+def _for_moderators(qs: QuerySet[Question]) -> QuerySet[Question]:
+    return qs.select_related("claimed_by", "venue")
+
+
 def question_list_pending(*, lecture: Lecture, limit: int = STATE_QUEUE_LIMIT) -> list[Question]:
     """The moderation queue, oldest first."""
-    qs = _questions(lecture).filter(status=Question.Status.PENDING)
+    qs = _for_moderators(_questions(lecture).filter(status=Question.Status.PENDING))
     return list(qs.order_by("created_at", "pk")[:limit])
+
+
+def speaker_questions(*, lecture_id: int) -> list[Question]:
+    """The moderators' list for the speaker, in order (first: next)."""
+    qs = Question.objects.filter(lecture_id=lecture_id, speaker_position__isnull=False)
+    qs = _for_moderators(qs.select_related("author", "author__unit"))
+    return list(qs.order_by("speaker_position", "pk"))
 
 
 def question_list_mine_pending(*, user: User, lecture: Lecture) -> list[Question]:
@@ -237,19 +250,41 @@ def room_state(*, access: RoomAccess) -> StatePayload:
         "heartbeat_seconds": int(settings.ATTENDANCE_HEARTBEAT_SECONDS),
     }
     if mod:
-        pending = question_list_pending(lecture=lecture)
-        sizes = cluster_sizes(
-            lecture_id=lecture.pk, cluster_ids=[q.cluster_id or 0 for q in pending]
+        state["queue"] = moderator_payloads(
+            lecture_id=lecture.pk, questions=question_list_pending(lecture=lecture)
         )
-        state["queue"] = [
-            question_payload(q, for_moderator=True, cluster_size=sizes.get(q.cluster_id or 0))
-            for q in pending
-        ]
+        state["speaker"] = moderator_payloads(
+            lecture_id=lecture.pk, questions=speaker_questions(lecture_id=lecture.pk)
+        )
     return state
 
 
+def moderator_payloads(*, lecture_id: int, questions: list[Question]) -> list[QuestionPayload]:
+    """Moderators' question objects: cluster sizes in one query, cities from the cache.
+    The questions come with ``author__unit``, ``claimed_by`` and ``venue`` (``_for_moderators``)."""
+    sizes = cluster_sizes(lecture_id=lecture_id, cluster_ids=[q.cluster_id or 0 for q in questions])
+    cities = unit_cities(unit_ids={q.author.unit_id for q in questions if q.author.unit_id})
+    now = timezone.now()
+    return [
+        question_payload(
+            q,
+            for_moderator=True,
+            cluster_size=sizes.get(q.cluster_id or 0),
+            city=cities.get(q.author.unit_id) if q.author.unit_id else None,
+            now=now,
+        )
+        for q in questions
+    ]
+
+
+def question_payloads_for_moderators(
+    *, lecture_id: int, ids: Iterable[int]
+) -> list[QuestionPayload]:
+    """The moderators' objects of these questions as they are now, in id order."""
+    qs = Question.objects.filter(lecture_id=lecture_id, pk__in=list(ids))
+    questions = list(_for_moderators(qs.select_related("author", "author__unit")).order_by("pk"))
+    return moderator_payloads(lecture_id=lecture_id, questions=questions)
+
+
 def question_payload_for_moderators(question: Question) -> QuestionPayload:
-    sizes = cluster_sizes(lecture_id=question.lecture_id, cluster_ids=[question.cluster_id or 0])
-    return question_payload(
-        question, for_moderator=True, cluster_size=sizes.get(question.cluster_id or 0)
-    )
+    return moderator_payloads(lecture_id=question.lecture_id, questions=[question])[0]

@@ -4,27 +4,34 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from courses.attendance.checkin import attendance_venue_id
 from courses.models import Lecture
 from livestream import broadcast
 from livestream.clustering import question_cluster_assign
-from livestream.events import question_payload
+from livestream.events import ClaimHolder, claim_holder, iso, question_payload
 from livestream.exceptions import LiveError, LiveErrorCode
 from livestream.models import CLIENT_ID_MAX_CHARS, QUESTION_MAX_CHARS, Question, Vote
-from livestream.selectors import RoomAccess, question_payload_for_moderators
+from livestream.selectors import (
+    RoomAccess,
+    moderator_payloads,
+    question_payload_for_moderators,
+    speaker_questions,
+)
 from livestream.sensitive import text_is_sensitive
 from portal.models import User
 from portal.services import audit_log_write
 
 REASON_MAX_CHARS = 200
 MODERATION_ACTIONS = ("approve", "reject", "answer", "highlight", "unhighlight")
+QUEUE_ACTIONS = ("approve", "reject", "answer")  # what takes a question out of the queue
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,7 @@ def question_ask(*, access: RoomAccess, text: str, anonymous: bool, client_id: s
                     anonymous=anonymous,
                     client_id=client_id,
                     flagged=text_is_sensitive(text),
+                    venue_id=attendance_venue_id(user_id=user.pk, lecture_id=lecture.pk),
                 )
         except IntegrityError:  # same client_id raced in from another process
             return AskResult(
@@ -100,9 +108,7 @@ def question_ask(*, access: RoomAccess, text: str, anonymous: bool, client_id: s
                 created=False,
             )
         question_cluster_assign(question=question)
-        broadcast.moderation_queue(
-            lecture_id=lecture.pk, question=question_payload_for_moderators(question)
-        )
+        broadcast.moderation_queue_later(lecture_id=lecture.pk, question_id=question.pk)
     return AskResult(question, created=True)
 
 
@@ -171,22 +177,24 @@ def question_moderate(
     now = timezone.now()
     Status = Question.Status
     fields: list[str] = []
+    if action in QUEUE_ACTIONS:
+        _claim_check(access=access, question=question, now=now)
 
     if action == "approve":
         if was_visible:
-            return question
+            return _unchanged(access=access, question=question)
         question.status, question.approved_at = Status.APPROVED, now
         question.reject_reason = ""
         fields = ["status", "approved_at", "reject_reason"]
     elif action == "reject":
         if question.status == Status.REJECTED:
-            return question
+            return _unchanged(access=access, question=question)
         question.status, question.reject_reason = Status.REJECTED, reason
         question.highlighted = False
         fields = ["status", "reject_reason", "highlighted"]
     elif action == "answer":
         if question.status == Status.ANSWERED:
-            return question
+            return _unchanged(access=access, question=question)
         question.status, question.answered_at = Status.ANSWERED, now
         question.approved_at = question.approved_at or now
         fields = ["status", "answered_at", "approved_at"]
@@ -211,7 +219,16 @@ def question_moderate(
                 broadcast.question_updated(lecture_id=lecture_id, question=question_payload(other))
         question.highlighted = want
         fields = ["highlighted"]
+    on_list = question.speaker_position is not None
+    if action in QUEUE_ACTIONS:  # handled: the claim is done, the speaker has it
+        question.claimed_by, question.claimed_until = None, None
+        fields += ["claimed_by", "claimed_until"]
+        if action in ("reject", "answer") and on_list:
+            question.speaker_position = None
+            fields.append("speaker_position")
     question.save(update_fields=fields)
+    if "speaker_position" in fields:
+        _speaker_list_send(lecture_id=lecture_id)
     audit_log_write(
         user=access.user,
         action=f"question.{action}",
@@ -224,7 +241,7 @@ def question_moderate(
         broadcast.question_published(lecture_id=lecture_id, question=payload)
     elif was_visible:
         broadcast.question_updated(lecture_id=lecture_id, question=payload)
-    if action in ("approve", "reject", "answer"):  # other moderators' queues drop it
+    if action in QUEUE_ACTIONS:  # other moderators' queues drop it
         broadcast.moderation_queue(
             lecture_id=lecture_id, question=question_payload_for_moderators(question)
         )
@@ -259,6 +276,8 @@ def question_merge(*, access: RoomAccess, question_id: int, into_id: int) -> Que
         Status.REJECTED,
     ):
         raise LiveError(LiveErrorCode.INVALID, _("These questions cannot be merged."))
+    now = timezone.now()
+    _claim_check(access=access, question=question, now=now)
     into_voters = Vote.objects.filter(question=into).values_list("user_id", flat=True)
     Vote.objects.filter(question=question).exclude(user_id__in=into_voters).exclude(
         user_id=into.author_id
@@ -267,9 +286,23 @@ def question_merge(*, access: RoomAccess, question_id: int, into_id: int) -> Que
     into.votes = Vote.objects.filter(question=into, up=True).count()
     into.save(update_fields=["votes"])
     was_visible = question.is_visible
+    on_list = question.speaker_position is not None
     question.status, question.merged_into, question.highlighted = Status.MERGED, into, False
-    question.votes = 0
-    question.save(update_fields=["status", "merged_into", "highlighted", "votes"])
+    question.votes, question.speaker_position = 0, None
+    question.claimed_by, question.claimed_until = None, None
+    question.save(
+        update_fields=[
+            "status",
+            "merged_into",
+            "highlighted",
+            "votes",
+            "speaker_position",
+            "claimed_by",
+            "claimed_until",
+        ]
+    )
+    if on_list or into.speaker_position is not None:  # the votes shown there changed
+        _speaker_list_send(lecture_id=lecture_id)
     audit_log_write(
         user=access.user,
         action="question.merge",
@@ -294,3 +327,188 @@ def question_merge(*, access: RoomAccess, question_id: int, into_id: int) -> Que
         text=into.text,
     )
     return question
+
+
+# ---------------------------------------------------------------------------
+# The shared queue (issue 19): claims, a cluster rejected at once, the speaker's list
+# ---------------------------------------------------------------------------
+
+
+def _require_moderator(access: RoomAccess) -> None:
+    if not access.is_moderator:
+        raise LiveError(LiveErrorCode.FORBIDDEN, _("Only the lecture's moderators can do that."))
+
+
+def _claim_check(*, access: RoomAccess, question: Question, now: datetime) -> None:
+    """Refuse to act on a question another moderator's running claim holds."""
+    holder = claim_holder(question, now=now)
+    if holder is not None and holder["id"] != access.user.pk:
+        left = (question.claimed_until - now).total_seconds() if question.claimed_until else 1
+        raise LiveError(
+            LiveErrorCode.CLAIMED,
+            _("%(name)s is handling this question.") % {"name": holder["name"]},
+            retry_after=max(1, math.ceil(left)),
+        )
+
+
+def _unchanged(*, access: RoomAccess, question: Question) -> Question:
+    """A queue action on a question already in that state: nothing to write, but the
+    consoles are sent it again (one that missed the change drops it now)."""
+    broadcast.moderation_queue(
+        lecture_id=access.lecture.pk, question=question_payload_for_moderators(question)
+    )
+    return question
+
+
+def _cluster_pending(*, access: RoomAccess, question: Question) -> list[Question]:
+    """The question and the pending questions of its cluster, locked in id order."""
+    cluster = question.cluster_id or question.pk
+    qs = (
+        Question.objects.select_related("author", "author__unit", "claimed_by", "venue")
+        .select_for_update(of=("self",))
+        .filter(lecture=access.lecture, status=Question.Status.PENDING)
+        .filter(models.Q(cluster_id=cluster) | models.Q(pk=question.pk))
+        .order_by("pk")
+    )
+    return list(qs)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    question_ids: list[int]
+    until: datetime | None
+
+
+@transaction.atomic
+def question_claim(
+    *, access: RoomAccess, question_id: int, release: bool = False, cluster: bool = False
+) -> ClaimResult:
+    """Take a pending question (with ``cluster``: its whole cluster) so the other moderators
+    see it as taken, or ``release`` one's own claim. A claim runs LIVE_CLAIM_SECONDS from
+    its last touch (claiming again renews it). Questions another moderator holds are left
+    alone; asking for one of those alone is ``claimed``."""
+    _require_moderator(access)
+    question = _question_in_room(access=access, question_id=question_id, lock=True)
+    now = timezone.now()
+    if question.status != Question.Status.PENDING:
+        raise LiveError(LiveErrorCode.INVALID, _("This question is no longer waiting for review."))
+    targets = _cluster_pending(access=access, question=question) if cluster else [question]
+    mine = [q for q in targets if claim_holder(q, now=now) in (None, _holder(access))]
+    if question.pk not in {q.pk for q in mine}:
+        _claim_check(access=access, question=question, now=now)
+    if release:
+        mine = [q for q in mine if q.claimed_by_id == access.user.pk]
+        until = None
+    else:
+        until = now + timedelta(seconds=int(settings.LIVE_CLAIM_SECONDS))
+    ids = [q.pk for q in mine]
+    if ids:
+        Question.objects.filter(pk__in=ids).update(
+            claimed_by=None if release else access.user, claimed_until=until
+        )
+        broadcast.moderation_claim(
+            lecture_id=access.lecture.pk,
+            question_ids=ids,
+            moderator=None if release else _holder(access),
+            until=iso(until),
+        )
+    return ClaimResult(question_ids=ids, until=until)
+
+
+def _holder(access: RoomAccess) -> ClaimHolder:
+    return {"id": int(access.user.pk), "name": access.user.display_name}
+
+
+@transaction.atomic
+def question_cluster_reject(*, access: RoomAccess, question_id: int, reason: str) -> list[int]:
+    """Reject a pending question and every pending question of its cluster with one reason
+    (spam asked many ways); each asker is told. Questions another moderator holds stay."""
+    _require_moderator(access)
+    reason = reason.strip()
+    if len(reason) > REASON_MAX_CHARS:
+        raise LiveError(LiveErrorCode.TOO_LONG, _("A reason can have at most 200 characters."))
+    question = _question_in_room(access=access, question_id=question_id, lock=True)
+    now = timezone.now()
+    _claim_check(access=access, question=question, now=now)
+    if question.status != Question.Status.PENDING:
+        raise LiveError(LiveErrorCode.INVALID, _("This question is no longer waiting for review."))
+    lecture_id = access.lecture.pk
+    rejected: list[Question] = []
+    for q in _cluster_pending(access=access, question=question):
+        holder = claim_holder(q, now=now)
+        if holder is not None and holder["id"] != access.user.pk:
+            continue
+        q.status, q.reject_reason, q.highlighted = Question.Status.REJECTED, reason, False
+        q.claimed_by, q.claimed_until = None, None
+        rejected.append(q)
+    Question.objects.bulk_update(
+        rejected, ["status", "reject_reason", "highlighted", "claimed_by", "claimed_until"]
+    )
+    audit_log_write(
+        user=access.user,
+        action="question.reject_cluster",
+        target=question,
+        detail={"lecture": lecture_id, "reason": reason, "questions": [q.pk for q in rejected]},
+    )
+    for payload in moderator_payloads(lecture_id=lecture_id, questions=rejected):
+        broadcast.moderation_queue(lecture_id=lecture_id, question=payload)
+    for q in rejected:
+        broadcast.question_rejected(
+            lecture_id=lecture_id, user_id=q.author_id, question_id=q.pk, reason=reason
+        )
+    return [q.pk for q in rejected]
+
+
+def _speaker_list_send(*, lecture_id: int) -> None:
+    broadcast.speaker_list(
+        lecture_id=lecture_id,
+        questions=moderator_payloads(
+            lecture_id=lecture_id, questions=speaker_questions(lecture_id=lecture_id)
+        ),
+    )
+
+
+@transaction.atomic
+def speaker_list_set(*, access: RoomAccess, question_ids: list[int]) -> list[int]:
+    """Replace the speaker's list with these published questions, in this order (a drag in
+    any console sends the whole new order; the last one wins, every console follows)."""
+    _require_moderator(access)
+    limit = int(settings.LIVE_SPEAKER_LIST_MAX)
+    if len(question_ids) > limit:
+        raise LiveError(
+            LiveErrorCode.INVALID,
+            _("The speaker's list can hold at most %(n)s questions.") % {"n": limit},
+        )
+    if len(set(question_ids)) != len(question_ids):
+        raise LiveError(LiveErrorCode.INVALID, _("A question is on the list twice."))
+    lecture_id = access.lecture.pk
+    # the lecture's listed rows and the new ones, locked (two consoles reorder in turn)
+    rows = {
+        q.pk: q
+        for q in Question.objects.select_for_update()
+        .filter(lecture_id=lecture_id)
+        .filter(models.Q(speaker_position__isnull=False) | models.Q(pk__in=question_ids))
+        .order_by("pk")
+    }
+    for pk in question_ids:
+        row = rows.get(pk)
+        if row is None:
+            raise LiveError(LiveErrorCode.NOT_FOUND, _("This question does not exist."))
+        if row.status != Question.Status.APPROVED:
+            raise LiveError(
+                LiveErrorCode.INVALID, _("Only published, unanswered questions go on the list.")
+            )
+    position = {pk: i + 1 for i, pk in enumerate(question_ids)}
+    changed = [q for q in rows.values() if q.speaker_position != position.get(q.pk)]
+    for q in changed:
+        q.speaker_position = position.get(q.pk)
+    Question.objects.bulk_update(changed, ["speaker_position"])
+    if changed:
+        audit_log_write(
+            user=access.user,
+            action="question.speaker_list",
+            target=access.lecture,
+            detail={"lecture": lecture_id, "questions": question_ids},
+        )
+    _speaker_list_send(lecture_id=lecture_id)
+    return question_ids

@@ -83,6 +83,15 @@ def unit_groups(*, unit_ids: Iterable[int]) -> dict[int, int]:
         return {u: _groups[u] for u in wanted if u in _groups}
 
 
+def unit_cities(*, unit_ids: Iterable[int]) -> dict[int, str]:
+    """Each unit's top-level unit's name (its city, or a provincial body), from the caches
+    above: the moderators' "by city" filter."""
+    groups = unit_groups(unit_ids=unit_ids)
+    _roots, tops = _top_units()
+    names = {top.pk: top.name for top in tops}
+    return {unit: names[top] for unit, top in groups.items() if top in names}
+
+
 def viewers_by_group(*, user_units: Mapping[int, int | None]) -> dict[int, int]:
     """This process's viewers (user id → unit id) counted by top-level unit."""
     groups = unit_groups(unit_ids={u for u in user_units.values() if u is not None})

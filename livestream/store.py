@@ -79,8 +79,9 @@ class Store(Protocol):
     def seq_current(self, *, lecture_id: int) -> int: ...
     def events_since(self, *, lecture_id: int, last_seq: int) -> list[str] | None: ...
     def gate(self, *, key: str, seconds: float) -> bool: ...
-    def votes_mark(self, *, lecture_id: int, question_id: int) -> None: ...
-    def votes_take(self, *, lecture_id: int) -> set[int]: ...
+    # dirty sets, flushed by the hubs' tick (kinds: "votes", "queue")
+    def mark(self, *, kind: str, lecture_id: int, item_id: int) -> None: ...
+    def take(self, *, kind: str, lecture_id: int) -> set[int]: ...
     def presence_set(
         self,
         *,
@@ -116,7 +117,7 @@ class MemoryStore:
         self._seq: dict[int, int] = {}
         self._ring: dict[int, deque[tuple[int, str]]] = {}
         self._gates: dict[str, float] = {}
-        self._votes: dict[int, set[int]] = {}
+        self._dirty: dict[tuple[str, int], set[int]] = {}
         self._presence: dict[int, dict[str, tuple[int, float]]] = {}
         self._by_unit: dict[int, dict[str, dict[int, int]]] = {}
         self._series: dict[int, deque[tuple[int, int]]] = {}
@@ -164,13 +165,13 @@ class MemoryStore:
             self._gates[key] = now + seconds
             return True
 
-    def votes_mark(self, *, lecture_id: int, question_id: int) -> None:
+    def mark(self, *, kind: str, lecture_id: int, item_id: int) -> None:
         with self._lock:
-            self._votes.setdefault(lecture_id, set()).add(question_id)
+            self._dirty.setdefault((kind, lecture_id), set()).add(item_id)
 
-    def votes_take(self, *, lecture_id: int) -> set[int]:
+    def take(self, *, kind: str, lecture_id: int) -> set[int]:
         with self._lock:
-            return self._votes.pop(lecture_id, set())
+            return self._dirty.pop((kind, lecture_id), set())
 
     def presence_set(
         self,
@@ -299,15 +300,15 @@ class RedisStore:
     def gate(self, *, key: str, seconds: float) -> bool:
         return bool(self.client.set(self._k("gate", key), b"1", nx=True, px=int(seconds * 1000)))
 
-    def votes_mark(self, *, lecture_id: int, question_id: int) -> None:
-        key = self._k("votes", lecture_id)
+    def mark(self, *, kind: str, lecture_id: int, item_id: int) -> None:
+        key = self._k(kind, lecture_id)
         pipe = self.client.pipeline(transaction=False)
-        pipe.sadd(key, question_id)
+        pipe.sadd(key, item_id)
         pipe.expire(key, 3600)
         pipe.execute()
 
-    def votes_take(self, *, lecture_id: int) -> set[int]:
-        key = self._k("votes", lecture_id)
+    def take(self, *, kind: str, lecture_id: int) -> set[int]:
+        key = self._k(kind, lecture_id)
         pipe = self.client.pipeline(transaction=True)
         pipe.smembers(key)
         pipe.delete(key)

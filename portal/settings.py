@@ -511,6 +511,12 @@ LIVE_FLOOD_WINDOW_SECONDS = env.float("LIVE_FLOOD_WINDOW_SECONDS", default=10.0)
 LIVE_RING_SIZE = env.int("LIVE_RING_SIZE", default=500)
 LIVE_VOTES_INTERVAL_SECONDS = env.float("LIVE_VOTES_INTERVAL_SECONDS", default=1.0)
 LIVE_VIEWERS_INTERVAL_SECONDS = env.float("LIVE_VIEWERS_INTERVAL_SECONDS", default=5.0)
+# Moderation at scale (docs/live-protocol.md, issue 19): new questions reach the consoles
+# coalesced, at most once per interval per lecture; a claim lapses when left untouched; the
+# speaker's list is short.
+LIVE_QUEUE_INTERVAL_SECONDS = env.float("LIVE_QUEUE_INTERVAL_SECONDS", default=1.0)
+LIVE_CLAIM_SECONDS = env.int("LIVE_CLAIM_SECONDS", default=60)
+LIVE_SPEAKER_LIST_MAX = env.int("LIVE_SPEAKER_LIST_MAX", default=20)
 # One point of the dashboard's viewers-over-time line per interval (all processes).
 LIVE_SERIES_INTERVAL_SECONDS = env.float("LIVE_SERIES_INTERVAL_SECONDS", default=30.0)
 LIVE_SOCKET_BUFFER_BYTES = env.int("LIVE_SOCKET_BUFFER_BYTES", default=256 * 1024)

@@ -492,3 +492,14 @@ def checkin_unmark(*, lecture: Lecture, venue: Venue, user_id: int, by: User) ->
         detail={"venue": venue.pk, "user": user_id},
     )
     return True
+
+
+def attendance_venue_id(*, user_id: int, lecture_id: int) -> int | None:
+    """The venue the cadre checked in to for this lecture, if any (in-hall questions)."""
+    return (
+        Attendance.objects.filter(
+            user_id=user_id, lecture_id=lecture_id, checked_in_at__isnull=False
+        )
+        .values_list("venue_id", flat=True)
+        .first()
+    )

@@ -24,6 +24,7 @@ def live_settings(settings: Any) -> Any:
     settings.LIVE_REDIS_URL = ""
     settings.LIVE_REDIS_PREFIX = f"zxtest:{uuid.uuid4().hex[:8]}:"
     settings.LIVE_VOTES_INTERVAL_SECONDS = 0.3
+    settings.LIVE_QUEUE_INTERVAL_SECONDS = 0.3
     settings.LIVE_VIEWERS_INTERVAL_SECONDS = 5.0
     return settings
 

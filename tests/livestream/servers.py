@@ -61,6 +61,7 @@ def production_env(
         "LIVE_REDIS_PREFIX": prefix,
         "LIVE_DIRECT_WRITE": "on",
         "LIVE_VOTES_INTERVAL_SECONDS": "0.5",
+        "LIVE_QUEUE_INTERVAL_SECONDS": "0.5",
         "LIVE_VIEWERS_INTERVAL_SECONDS": "60",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",

@@ -104,11 +104,14 @@ def test_gate_presence_votes_status(redis_store):
     assert redis_store.presence_total(lecture_id=1) == 7
     redis_store.presence_set(lecture_id=1, process_id="a", count=0)
     assert redis_store.presence_total(lecture_id=1) == 4
-    redis_store.votes_mark(lecture_id=1, question_id=5)
-    redis_store.votes_mark(lecture_id=1, question_id=5)
-    redis_store.votes_mark(lecture_id=1, question_id=6)
-    assert redis_store.votes_take(lecture_id=1) == {5, 6}
-    assert redis_store.votes_take(lecture_id=1) == set()
+    redis_store.mark(kind="votes", lecture_id=1, item_id=5)
+    redis_store.mark(kind="votes", lecture_id=1, item_id=5)
+    redis_store.mark(kind="votes", lecture_id=1, item_id=6)
+    assert redis_store.take(kind="votes", lecture_id=1) == {5, 6}
+    assert redis_store.take(kind="votes", lecture_id=1) == set()
+    redis_store.mark(kind="queue", lecture_id=1, item_id=7)  # kinds are separate sets
+    assert redis_store.take(kind="votes", lecture_id=1) == set()
+    assert redis_store.take(kind="queue", lecture_id=1) == {7}
     assert redis_store.status_swap(lecture_id=1, status="scheduled") is None
     assert redis_store.status_swap(lecture_id=1, status="live") == "scheduled"
 
