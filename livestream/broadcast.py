@@ -99,10 +99,8 @@ def moderation_queue(*, lecture_id: int, question: QuestionPayload) -> None:
     _on_commit(lambda: _send_moderators(lecture_id=lecture_id, payload=event))
 
 
-def _send_moderators(*, lecture_id: int, payload: LiveEvent) -> int:
-    return _send(
-        lecture_id=lecture_id, audience=AUDIENCE_MODERATORS, payload=payload, mode=SEQ_CURRENT
-    )
+def _send_moderators(*, lecture_id: int, payload: LiveEvent, mode: str = SEQ_CURRENT) -> int:
+    return _send(lecture_id=lecture_id, audience=AUDIENCE_MODERATORS, payload=payload, mode=mode)
 
 
 def moderation_queue_later(*, lecture_id: int, question_id: int) -> None:
@@ -145,13 +143,14 @@ def moderation_claim(
         "moderator": moderator,
         "until": until,
     }
-    _on_commit(lambda: _send_moderators(lecture_id=lecture_id, payload=event))
+    # no seq: clients apply the newest claim as it comes (they arrive in commit order)
+    _on_commit(lambda: _send_moderators(lecture_id=lecture_id, payload=event, mode=SEQ_NONE))
 
 
 def speaker_list(*, lecture_id: int, questions: list[QuestionPayload]) -> None:
     """The moderators' ordered list for the speaker, whole (it is short)."""
     event: SpeakerListEvent = {"type": "speaker.list", "questions": questions}
-    _on_commit(lambda: _send_moderators(lecture_id=lecture_id, payload=event))
+    _on_commit(lambda: _send_moderators(lecture_id=lecture_id, payload=event, mode=SEQ_NONE))
 
 
 def question_rejected(*, lecture_id: int, user_id: int, question_id: int, reason: str) -> None:

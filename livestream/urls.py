@@ -8,6 +8,7 @@ app_name = "livestream"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("lectures/<int:lecture_id>/live/", views.room, name="room"),
     path("lectures/<int:lecture_id>/screen/", views.screen, name="screen"),
+    path("lectures/<int:lecture_id>/speaker/", views.speaker, name="speaker"),
     path("lectures/<int:lecture_id>/dashboard/", dashboard.dashboard, name="dashboard"),
     # the origin's callbacks (docs/streaming.md)
     path("streaming/hooks/publish/", hooks.publish, name="stream_publish"),

@@ -89,6 +89,31 @@ def _messages() -> dict[str, str]:
         "merged": _("Your question was merged into a similar one: %(text)s"),
         "similar": _("Similar ×%(n)s"),
         "merge": _("Merge into the first"),
+        # the shared queue and the speaker's list (issue 19)
+        "claimed": _("Another moderator is handling this question."),
+        "claim": _("Claim"),
+        "release": _("Release"),
+        "claimed_by": _("%(name)s is handling it"),
+        "claimed_mine": _("You are handling it"),
+        "reject_cluster": _("Reject all %(n)s"),
+        "reject_cluster_prompt": _(
+            "Reason for rejecting every question of this group (each asker will see it):"
+        ),
+        "venue": _("In the hall · %(venue)s"),
+        "add_to_list": _("Add to the speaker's list"),
+        "on_list": _("On the speaker's list"),
+        "move_up": _("Move up"),
+        "move_down": _("Move down"),
+        "remove": _("Remove"),
+        "list_empty": _("No questions on the speaker's list yet."),
+        "now_answering": _("Now answering"),
+        "filter_all": _("All"),
+        "filter_flagged": _("Sensitive words"),
+        "filter_similar": _("With similar questions"),
+        "filter_hall": _("From venues"),
+        "filter_free": _("Not claimed"),
+        "filter_city": _("From %(city)s"),
+        "shown_of": _("%(shown)s of %(total)s shown"),
     }
 
 
@@ -112,6 +137,8 @@ def _context(request: HttpRequest, access: RoomAccess, **extra: Any) -> dict[str
             "maxChars": QUESTION_MAX_CHARS,
             "heartbeatSeconds": int(settings.ATTENDANCE_HEARTBEAT_SECONDS),
             "messages": _messages(),
+            "userId": request.user.pk,
+            "speakerListMax": int(settings.LIVE_SPEAKER_LIST_MAX),
             **extra,
         },
     }
@@ -139,3 +166,15 @@ def screen(request: HttpRequest, lecture_id: int) -> HttpResponse:
     """The projector view: the highlighted question, large."""
     access = _access(request, lecture_id)
     return render(request, "livestream/screen.html", _context(request, access, screen=True))
+
+
+@login_required
+def speaker(request: HttpRequest, lecture_id: int) -> HttpResponse:
+    """The speaker's view (a tablet at the lectern): the question being answered and the
+    moderators' ordered list, nothing else. For the lecture's moderators (the speaker's
+    account is one, or a moderator hands over the tablet)."""
+    access = _access(request, lecture_id)
+    if not access.is_moderator:
+        raise PermissionDenied(_("The speaker's view is for the lecture's moderators."))
+    context = _context(request, access, screen=True, speaker=True)
+    return render(request, "livestream/speaker.html", context)

@@ -170,8 +170,11 @@
       var vote = el("button", "vote" + (q.voted ? " voted" : ""));
       vote.type = "button";
       vote.setAttribute("aria-pressed", q.voted ? "true" : "false");
-      vote.setAttribute("aria-label", (q.voted ? M.upvoted : M.upvote) + " (" + q.votes + ")");
-      vote.appendChild(el("span", "vote-icon", "▲"));
+      // the name is the content ("点赞 3"): it holds the visible count (WCAG 2.5.3)
+      var icon = el("span", "vote-icon", "▲");
+      icon.setAttribute("aria-hidden", "true");
+      vote.appendChild(icon);
+      vote.appendChild(el("span", "visually-hidden", (q.voted ? M.upvoted : M.upvote) + " "));
       vote.appendChild(el("span", "vote-count", q.votes));
       vote.addEventListener("click", function () {
         var up = !q.voted;

@@ -514,6 +514,22 @@ def _live_room(
     expect(screen.locator("#screen-text")).to_have_text(QUESTIONS[0], timeout=10_000)
     expect(screen.locator("#screen-author")).to_have_text(f"{CADRE_NAME} · {UNIT_NAME}")
     v.inert(screen, response.text())
+    # the speaker's list and the speaker's view (moderator objects: author and unit named)
+    mod.locator("#question-list li.question").filter(has_text="问一").get_by_role(
+        "button", name="加入主讲人清单"
+    ).click()
+    expect(mod.locator("#console-speaker-list li .q-text")).to_have_text(
+        [QUESTIONS[0]], timeout=10_000
+    )
+    v.inert(mod)
+    speaker = mod_context.new_page()
+    response = speaker.goto(f"{v.server}/lectures/{w.live.pk}/speaker/")
+    assert response is not None and response.status == 200
+    expect(speaker.locator("#speaker-list li .q-text")).to_have_text([QUESTIONS[0]], timeout=10_000)
+    expect(speaker.locator("#speaker-list li .q-author")).to_contain_text(CADRE_NAME)
+    expect(speaker.locator("#screen-text")).to_have_text(QUESTIONS[0])
+    v.inert(speaker, response.text())
+    speaker.close()
     rejected = Question.objects.get(text=QUESTIONS[1])
     assert (rejected.status, rejected.reject_reason) == (Question.Status.REJECTED, REJECT_REASON)
 

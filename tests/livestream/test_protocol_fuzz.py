@@ -39,6 +39,9 @@ TYPES = (
     "question.ask",
     "question.vote",
     "question.moderate",
+    "question.merge",
+    "question.claim",
+    "speaker.order",
     "heartbeat",
     "attention.answer",
 )
@@ -55,6 +58,10 @@ FIELDS = (
     "playing",
     "replay",
     "check_id",
+    "into_id",
+    "release",
+    "cluster",
+    "question_ids",
 )
 PARSE_CODES = {LiveErrorCode.INVALID, LiveErrorCode.TOO_LONG, LiveErrorCode.NOT_FOUND}
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -124,12 +131,19 @@ TYPED: dict[str, st.SearchStrategy[Any]] = {
     "playing": st.booleans(),
     "replay": st.booleans(),
     "check_id": st.one_of(plain_text, plain_text, any_text, long_text),
+    "into_id": st.one_of(st.integers(-2, 2**64), edge_ints),
+    "release": st.booleans(),
+    "cluster": st.booleans(),
+    "question_ids": st.lists(st.one_of(st.integers(-2, 2**64), edge_ints), max_size=120),
 }
 FIELDS_OF = {
     "hello": ("last_seq",),
     "question.ask": ("text", "anonymous", "client_id"),
     "question.vote": ("question_id", "up"),
-    "question.moderate": ("question_id", "action", "reason"),
+    "question.moderate": ("question_id", "action", "reason", "cluster"),
+    "question.merge": ("question_id", "into_id"),
+    "question.claim": ("question_id", "release", "cluster"),
+    "speaker.order": ("question_ids",),
     "heartbeat": ("playing", "replay"),
     "attention.answer": ("check_id",),
 }
@@ -233,6 +247,17 @@ def assert_well_formed(command: protocol.Command) -> None:
         assert _id_ok(command.question_id)
         assert command.action in MODERATION_ACTIONS
         assert _text_ok(command.reason) and len(command.reason.strip()) <= REASON_MAX_CHARS
+        assert type(command.cluster) is bool
+        assert not command.cluster or command.action == "reject"
+    elif isinstance(command, protocol.Merge):
+        assert _id_ok(command.question_id) and _id_ok(command.into_id)
+        assert command.question_id != command.into_id
+    elif isinstance(command, protocol.Claim):
+        assert _id_ok(command.question_id)
+        assert type(command.release) is bool and type(command.cluster) is bool
+    elif isinstance(command, protocol.SpeakerOrder):
+        assert type(command.question_ids) is list and len(command.question_ids) <= 100
+        assert all(_id_ok(i) for i in command.question_ids)
     elif isinstance(command, protocol.Heartbeat):
         assert type(command.playing) is bool and type(command.replay) is bool
     elif isinstance(command, protocol.AttentionAnswer):
@@ -346,6 +371,18 @@ commands: st.SearchStrategy[protocol.Command] = st.one_of(
     ),
     st.builds(protocol.Heartbeat, playing=st.booleans(), replay=st.booleans()),
     st.builds(protocol.AttentionAnswer, check_id=short_id),
+    st.builds(protocol.Merge, question_id=ids, into_id=ids).filter(
+        lambda m: m.question_id != m.into_id
+    ),
+    st.builds(protocol.Claim, question_id=ids, release=st.booleans(), cluster=st.booleans()),
+    st.builds(protocol.SpeakerOrder, question_ids=st.lists(ids, max_size=100)),
+    st.builds(
+        protocol.Moderate,
+        question_id=ids,
+        action=st.just("reject"),
+        reason=st.text(storable_char, max_size=REASON_MAX_CHARS),
+        cluster=st.just(True),
+    ),
 )
 WIRE = {
     protocol.Hello: "hello",
@@ -354,6 +391,9 @@ WIRE = {
     protocol.Moderate: "question.moderate",
     protocol.Heartbeat: "heartbeat",
     protocol.AttentionAnswer: "attention.answer",
+    protocol.Merge: "question.merge",
+    protocol.Claim: "question.claim",
+    protocol.SpeakerOrder: "speaker.order",
 }
 # optional fields a client may leave out (or send as null) when they hold the default
 OPTIONAL_DEFAULTS: dict[str, object] = {
@@ -361,6 +401,8 @@ OPTIONAL_DEFAULTS: dict[str, object] = {
     "anonymous": False,
     "reason": "",
     "replay": False,
+    "release": False,
+    "cluster": False,
 }
 
 

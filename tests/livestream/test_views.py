@@ -80,3 +80,29 @@ def test_an_ended_room_is_an_archive_without_an_ask_box(client, viewer, lecture)
     live = LectureFactory(programme=lecture.programme, sequence=2)
     html = client.get(f"/lectures/{live.pk}/live/").content.decode()
     assert '<form id="ask-form" class="ask-form" autocomplete="off">' in html
+
+
+def test_speaker_view_is_for_moderators(client, viewer, organiser, lecture):
+    url = reverse("livestream:speaker", args=[lecture.pk])
+    assert url == f"/lectures/{lecture.pk}/speaker/"
+    client.force_login(viewer)
+    assert client.get(url).status_code == 403  # the list is the moderators' work
+    client.force_login(organiser)
+    response = client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "speaker.js" in html and "moderator.js" not in html  # no queue, no Q&A noise
+    assert "ask-form" not in html and "live-video" not in html
+    config = response.context["live_config"]
+    assert config["screen"] is True and config["speaker"] is True
+    assert config["role"] == "moderator"
+    assert "主讲人" in html
+
+
+def test_the_console_has_the_shared_queue_tools(client, organiser, lecture):
+    client.force_login(organiser)
+    response = client.get(f"/lectures/{lecture.pk}/live/")
+    html = response.content.decode()
+    assert 'id="queue-filter"' in html and 'id="console-speaker-list"' in html
+    assert reverse("livestream:speaker", args=[lecture.pk]) in html
+    assert response.context["live_config"]["userId"] == organiser.pk

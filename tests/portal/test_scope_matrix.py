@@ -394,6 +394,7 @@ PROBES: dict[str, Probe | str] = {
     "livestream:room": Probe(room, _lecture("livestream:room")),
     "livestream:screen": Probe(room, _lecture("livestream:screen")),
     "livestream:dashboard": Probe(moderators, _lecture("livestream:dashboard")),
+    "livestream:speaker": Probe(moderators, _lecture("livestream:speaker")),
     # the catalogue and a programme's pages
     "courses:programme": Probe(
         audience, lambda w: reverse("courses:programme", args=[w.programme.pk])
