@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from courses.models import Attendance, Enrolment, Lecture, Programme
+from courses.models import Attendance, Enrolment, Lecture, Programme, Venue
+from livestream.clustering import question_cluster_assign
 from livestream.models import Question, Vote
 from livestream.sensitive import text_is_sensitive
 from portal.models import User
@@ -26,8 +27,13 @@ QUESTIONS: tuple[tuple[str, str, bool, int, bool], ...] = (
     ("人工智能会不会取代一部分基层岗位？", "pending", False, 0, False),
     ("有人说法轮功网站也在用人工智能宣传，怎么辨别？", "pending", False, 0, False),
     ("讲座的回放什么时候可以看？", "pending", False, 0, True),
+    # near-duplicates of the 8th: the console shows them as one cluster ("相似 ×3")
+    ("人工智能会不会替代一部分基层的岗位？", "pending", False, 0, False),
+    ("老师您好，人工智能会取代部分基层岗位吗", "pending", False, 0, False),
 )
 CLIENT_PREFIX = "demo-q-"
+SPEAKER_LIST = (1, 2, 3)  # indices above: the moderators' list for the speaker, in order
+IN_HALL = 9  # asked from a venue (a 台下 question)
 
 
 def enrolment_ensure(*, user: User, programme: Programme, now: datetime) -> None:
@@ -69,10 +75,13 @@ def study_record_seed(*, user: User, programme: Programme, now: datetime) -> int
     return created
 
 
-def live_questions_seed(*, lecture: Lecture, askers: list[User], voters: list[User]) -> int:
+def live_questions_seed(
+    *, lecture: Lecture, askers: list[User], voters: list[User], venue: Venue | None = None
+) -> int:
     """The live lecture's Q&A: published questions with votes (one answered, one on the
-    big screen) and a few still in the moderators' queue, one flagged by the sensitive-word
-    list. Returns the questions created."""
+    big screen, three on the speaker's list) and a few still in the moderators' queue, one
+    flagged by the sensitive-word list, three near-duplicates, one asked at ``venue``.
+    Returns the questions created."""
     if not askers:
         return 0
     created = 0
@@ -100,4 +109,10 @@ def live_questions_seed(*, lecture: Lecture, askers: list[User], voters: list[Us
             )
             question.votes = Vote.objects.filter(question=question, up=True).count()
             question.save(update_fields=["votes"])
+        if made:
+            question.speaker_position = SPEAKER_LIST.index(i) + 1 if i in SPEAKER_LIST else None
+            question.venue = venue if i == IN_HALL else None
+            question.save(update_fields=["speaker_position", "venue"])
+            if status == "pending":
+                question_cluster_assign(question=question)
     return created

@@ -187,6 +187,7 @@ def demo_seed(
             lecture=programme.lectures.get(sequence=data.LIVE_SEQUENCE),
             askers=[*first_cadres[:12], accounts["cadre2"]],
             voters=[*first_cadres, accounts["cadre2"]],
+            venue=next(iter(venues.values()), None),
         )
         lap("the demo cadres' record and the live Q&A")
         lingyin = spec.child("杭州市").child("西湖区").child("灵隐街道")

@@ -359,6 +359,13 @@ def test_the_demo_evening_has_a_colleague_a_study_record_and_a_live_qa() -> None
         pending = questions.filter(status="pending")
         assert pending.count() >= 2
         assert pending.filter(flagged=True).count() == 1  # the sensitive-word list caught it
+        # the shared queue's demo: a cluster of three, a 台下 question, the speaker's list
+        clusters = Counter(pending.values_list("cluster_id", flat=True))
+        assert max(clusters.values()) == 3, clusters
+        assert pending.filter(venue__isnull=False).count() == 1
+        listed = questions.filter(speaker_position__isnull=False).order_by("speaker_position")
+        assert [q.status for q in listed] == ["approved"] * 3
+        assert listed[0].highlighted  # the one on screen leads the list
         before = (questions.count(), live.questions.aggregate(n=Count("vote_set"))["n"])
 
         seed()  # idempotent
