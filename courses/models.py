@@ -236,6 +236,13 @@ class Lecture(models.Model):
         # ends_at is derived state stored for range queries ("live now", overlaps).
         self.ends_at = self.compute_ends_at()
         update_fields = kwargs.get("update_fields")
+        # the credit is derived too when the programme's rule says so (minute bands)
+        if update_fields is None or {"duration_minutes", "credit_hours"} & set(update_fields):  # type: ignore[call-overload]
+            rule = StudyHourRule.objects.filter(programme_id=self.programme_id).first()
+            if rule is not None:
+                self.credit_hours = rule.lecture_hours(
+                    duration_minutes=int(self.duration_minutes), own_hours=self.credit_hours
+                )
         if update_fields is not None and "ends_at" not in update_fields:  # type: ignore[operator]
             kwargs["update_fields"] = [*update_fields, "ends_at"]  # type: ignore[misc]
         super().save(*args, **kwargs)  # type: ignore[arg-type]
@@ -310,6 +317,114 @@ class Lecture(models.Model):
             )
         if errors:
             raise ValidationError(errors)
+
+
+def default_study_hour_bands() -> list[list[str | int]]:
+    """The colleges' published rule: a course of ≥ 30 min earns 1 学时, 15–30 min 0.5,
+    shorter 0.25 (bands are inclusive lower bounds in minutes)."""
+    return [[30, "1.0"], [15, "0.5"], [0, "0.25"]]
+
+
+class StudyHourRule(models.Model):
+    """How a programme's lectures turn into 学时 (docs/learning.md): the one rule the study
+    record, the reports, the exports and the certificates read. Changing it recomputes the
+    credit from raw attendance (``courses.attendance.rules``), audited."""
+
+    class Basis(models.TextChoices):
+        FIXED = "fixed", _("Each lecture's own study hours")
+        DURATION = "duration", _("By the lecture's length (minute bands)")
+
+    programme = models.OneToOneField(
+        Programme,
+        verbose_name=_("programme"),
+        on_delete=models.CASCADE,
+        related_name="study_hour_rule",
+    )
+    basis = models.CharField(
+        _("how lectures earn study hours"),
+        max_length=10,
+        choices=Basis.choices,
+        default=Basis.FIXED,
+    )
+    bands = models.JSONField(
+        _("minute bands"),
+        default=default_study_hour_bands,
+        help_text=_("Minutes of a lecture's length (at least) and the study hours it earns."),
+    )
+    cap_hours = models.DecimalField(
+        _("cap per lecture"),
+        max_digits=4,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_(
+            "At most this many study hours per lecture, test bonus included; empty = no cap."
+        ),
+    )
+    test_bonus_hours = models.DecimalField(
+        _("test bonus"),
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("0.5"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Extra study hours for passing the lecture's test."),
+    )
+    certificate_min_lectures = models.PositiveSmallIntegerField(
+        _("lectures for the programme certificate"),
+        null=True,
+        blank=True,
+        help_text=_("Completed lectures a cadre needs for the programme certificate; empty = all."),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("study-hour rule")
+        verbose_name_plural = _("study-hour rules")
+
+    def __str__(self) -> str:
+        return str(self.programme)
+
+    def band_hours(self, minutes: int) -> Decimal:
+        """The study hours of the first band whose minimum ``minutes`` reaches."""
+        for least, hours in sorted(self.bands, key=lambda band: -int(band[0])):
+            if minutes >= int(least):
+                return Decimal(str(hours))
+        return Decimal("0")
+
+    def lecture_hours(self, *, duration_minutes: int, own_hours: Decimal) -> Decimal:
+        """What completing a lecture earns under this rule (before any test bonus)."""
+        hours = own_hours if self.basis == self.Basis.FIXED else self.band_hours(duration_minutes)
+        return self.capped(hours)
+
+    def capped(self, hours: Decimal) -> Decimal:
+        return min(hours, self.cap_hours) if self.cap_hours is not None else hours
+
+    def clean(self) -> None:
+        bands = self.bands
+        ok = isinstance(bands, list) and all(
+            isinstance(b, list | tuple) and len(b) == 2 for b in bands
+        )
+        minutes: list[int] = []
+        if ok:
+            try:
+                for least, hours in bands:
+                    if isinstance(least, bool) or int(least) != least or int(least) < 0:
+                        raise ValueError
+                    value = Decimal(str(hours))
+                    if not (Decimal("0") <= value <= Decimal("99")):
+                        raise ValueError
+                    minutes.append(int(least))
+            except (ValueError, TypeError, ArithmeticError):
+                ok = False
+        if not ok or len(set(minutes)) != len(minutes):
+            raise ValidationError(
+                {
+                    "bands": _(
+                        "Each band is whole minutes (0 or more, each once) and 0–99 study hours."
+                    )
+                }
+            )
 
 
 class Enrolment(models.Model):

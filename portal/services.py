@@ -35,6 +35,11 @@ ORGANISER_PERMISSIONS: tuple[str, ...] = (
     "courses.change_enrolment",
     "courses.delete_enrolment",
     "courses.view_enrolment",
+    # The programme's 学时 rule (an inline of the programme; applying it is audited).
+    "courses.add_studyhourrule",
+    "courses.change_studyhourrule",
+    "courses.delete_studyhourrule",
+    "courses.view_studyhourrule",
     # Attendance: raw rows read-only; corrections are added (audited) from the row's page.
     "courses.view_attendance",
     "courses.add_attendanceoverride",

@@ -32,10 +32,12 @@ from courses.admin.forms import (
     CohortAssignForm,
     LabelledSplitDateTime,
     LectureInlineFormSet,
+    StudyHourRuleForm,
     WeeklySeriesForm,
 )
+from courses.attendance.rules import study_hour_rule_apply
 from courses.exceptions import EnrolmentError, ScheduleError
-from courses.models import Enrolment, Lecture, Programme, Speaker, Venue
+from courses.models import Enrolment, Lecture, Programme, Speaker, StudyHourRule, Venue
 from courses.selectors import lecture_status_q, programme_list_managed
 from courses.services import enrolment_assign_bulk, lecture_schedule_weekly_series
 from courses.summaries.sync import enrolment_summaries_forget, enrolment_summaries_sync
@@ -147,6 +149,18 @@ class LectureInline(admin.TabularInline):
         return field
 
 
+class StudyHourRuleInline(admin.StackedInline):
+    """The programme's 学时 rule, on the programme's page (saving applies it: audited)."""
+
+    model = StudyHourRule
+    form = StudyHourRuleForm
+    extra = 1
+    max_num = 1
+    verbose_name = _("study-hour rule")
+    verbose_name_plural = _("study-hour rule")
+    fields = ("basis", "bands_text", "cap_hours", "test_bonus_hours", "certificate_min_lectures")
+
+
 @admin.register(Programme)
 class ProgrammeAdmin(CoursesAdminMixin, admin.ModelAdmin):
     scope_prefix = "organiser_unit__"
@@ -167,7 +181,7 @@ class ProgrammeAdmin(CoursesAdminMixin, admin.ModelAdmin):
     search_fields = ("title", "organiser_unit__name")
     autocomplete_fields = ("organiser_unit", "audience")
     date_hierarchy = "created_at"
-    inlines = (LectureInline,)
+    inlines = (StudyHourRuleInline, LectureInline)
     actions = ("schedule_weekly_series", "assign_cohort")
     fieldsets = (
         (None, {"fields": ("title", "description", "organiser_unit", "audience")}),
@@ -201,6 +215,21 @@ class ProgrammeAdmin(CoursesAdminMixin, admin.ModelAdmin):
         if not request_scope(request).contains(obj.organiser_unit):
             raise PermissionDenied(gettext("This unit is outside your area."))
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # the rule, the replay setting or a lecture may have changed: credit follows
+        applied = study_hour_rule_apply(programme=form.instance, by=admin_user(request))
+        if applied.lectures_changed or applied.rows_changed:
+            self.message_user(
+                request,
+                gettext(
+                    "Study hours recomputed under the programme's rule: %(lectures)s lectures, "
+                    "%(rows)s attendance records changed."
+                )
+                % {"lectures": len(applied.lectures_changed), "rows": applied.rows_changed},
+                messages.INFO,
+            )
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         super().save_formset(request, form, formset, change)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -16,7 +17,14 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from courses.models import Lecture, Programme, Venue, validate_stream_url
+from courses.models import (
+    Lecture,
+    Programme,
+    StudyHourRule,
+    Venue,
+    default_study_hour_bands,
+    validate_stream_url,
+)
 from courses.selectors import programme_audience_covers, user_list_in_unit_subtree
 from courses.services import WeeklySeries
 from portal.models import OrgUnit
@@ -194,3 +202,55 @@ class LectureInlineFormSet(BaseInlineFormSet):
                 gettext("Some lectures overlap each other; see the marked rows."),
                 code="overlap",
             )
+
+
+BAND_LINE = re.compile(r"^\s*(\d+)\s*[=＝:：]\s*(\d+(?:\.\d+)?)\s*$")
+
+
+class StudyHourRuleForm(forms.ModelForm):
+    """The rule with its minute bands as lines "minutes = study hours" (organisers type
+    them; the model keeps them as a list)."""
+
+    bands_text = forms.CharField(
+        label=_("Minute bands"),
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 24}),
+        help_text=_(
+            "One band a line: the lecture's length in minutes (at least) = the study hours it "
+            "earns, e.g. “30 = 1”, “15 = 0.5”, “0 = 0.25”. Used when lectures earn study "
+            "hours by their length."
+        ),
+    )
+
+    class Meta:
+        model = StudyHourRule
+        fields = ("basis", "cap_hours", "test_bonus_hours", "certificate_min_lectures")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        bands = self.instance.bands if self.instance.pk else default_study_hour_bands()
+        self.fields["bands_text"].initial = "\n".join(f"{m} = {h}" for m, h in bands)
+
+    def clean_bands_text(self) -> list[list[Any]]:
+        bands: list[list[Any]] = []
+        for number, line in enumerate(self.cleaned_data["bands_text"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            match = BAND_LINE.match(line)
+            if match is None:
+                raise forms.ValidationError(
+                    _("Line %(n)s is not “minutes = study hours”.") % {"n": number}
+                )
+            if Decimal(match[2]) > 99 or any(b[0] == int(match[1]) for b in bands):
+                raise forms.ValidationError(
+                    _("Line %(n)s: each length once, at most 99 study hours.") % {"n": number}
+                )
+            bands.append([int(match[1]), match[2]])
+        if not bands:
+            raise forms.ValidationError(_("Give at least one band."))
+        return sorted(bands, key=lambda band: -int(band[0]))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "bands_text" in data:  # the model's own clean (after this) validates them
+            self.instance.bands = data["bands_text"]
+        return data

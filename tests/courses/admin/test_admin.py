@@ -125,6 +125,11 @@ def programme_post(
             "lectures-INITIAL_FORMS": str(initial),
             "lectures-MIN_NUM_FORMS": "0",
             "lectures-MAX_NUM_FORMS": "1000",
+            # the 学时 rule's inline (issue 18): none sent unless a test adds one
+            "study_hour_rule-TOTAL_FORMS": "0",
+            "study_hour_rule-INITIAL_FORMS": "0",
+            "study_hour_rule-MIN_NUM_FORMS": "0",
+            "study_hour_rule-MAX_NUM_FORMS": "1",
         }
     )
     for row in rows:
@@ -752,3 +757,37 @@ def test_changelists_do_not_grow_queries_per_row(
         assert organiser_client.get(url("programme_changelist")).status_code == 200
     with django_assert_max_num_queries(15):
         assert organiser_client.get(url("lecture_changelist")).status_code == 200
+
+
+def test_organiser_sets_the_programmes_study_hour_rule_and_credit_follows(
+    organiser_client: Client, programme: Programme, lecture: Lecture, tree: Tree
+) -> None:
+    from courses.models import StudyHourRule
+
+    assert lecture.credit_hours == 2  # each lecture's own, until a rule says otherwise
+    data = programme_post(programme, tree=tree, rows=[lecture_row(0, lecture)])
+    data.update(
+        {
+            "study_hour_rule-TOTAL_FORMS": "1",
+            "study_hour_rule-0-basis": "duration",
+            "study_hour_rule-0-bands_text": "30 = 1\n15 = 0.5\n0 = 0.25",
+            "study_hour_rule-0-cap_hours": "",
+            "study_hour_rule-0-test_bonus_hours": "0.5",
+            "study_hour_rule-0-certificate_min_lectures": "",
+        }
+    )
+    response = organiser_client.post(url("programme_change", programme.pk), data, follow=True)
+    assert response.status_code == 200
+    assert "学时已按本专题规则重新计算" in response.content.decode()
+    rule = StudyHourRule.objects.get(programme=programme)
+    assert rule.basis == "duration" and rule.bands[0] == [30, "1"]
+    lecture.refresh_from_db()
+    assert lecture.credit_hours == 1  # a 90-minute lecture: the ≥ 30 min band
+    assert AuditLog.objects.filter(action="studyhours.rule_apply").exists()
+    data["study_hour_rule-0-bands_text"] = "三十分钟 = 1"
+    data["study_hour_rule-INITIAL_FORMS"] = "1"
+    data["study_hour_rule-0-id"] = str(rule.pk)
+    data["study_hour_rule-0-programme"] = str(programme.pk)
+    response = organiser_client.post(url("programme_change", programme.pk), data)
+    assert response.status_code == 200  # the form again, with the line named
+    assert "第 1 行" in response.content.decode()
