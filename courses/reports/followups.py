@@ -54,7 +54,7 @@ from portal.models import OrgUnit, User, mask_phone
 
 PAGE_SIZE = 50
 STREAM_CHUNK = 2000
-_CURSOR_RE = re.compile(r"^([0-9A-Z]{1,255})\.(\d{1,18})$")
+CURSOR_RE = re.compile(r"^([0-9A-Z]{1,255})\.(\d{1,18})$")
 
 
 class FollowUpKind(enum.StrEnum):
@@ -137,14 +137,14 @@ def followup_queryset(*, query: FollowUpQuery) -> QuerySet[User]:
     return users.order_by("unit__path", "pk")
 
 
-_VALUES = ("pk", "full_name", "first_name", "last_name", "username", "job_title", "phone")
+USER_VALUES = ("pk", "full_name", "first_name", "last_name", "username", "job_title", "phone")
 
 
-def _display_name(full: str, first: str, last: str, username: str) -> str:
+def display_name(full: str, first: str, last: str, username: str) -> str:
     return full or f"{first} {last}".strip() or username
 
 
-class _UnitNames:
+class UnitNames:
     """Names of the units on the way from the list's unit down to each cadre's unit, loaded
     as rows need them (memory grows with the units seen, never with the cadres)."""
 
@@ -199,13 +199,13 @@ class _Details:
 
 
 def _rows(
-    details: _Details, names: _UnitNames, values: Sequence[tuple[Any, ...]]
+    details: _Details, names: UnitNames, values: Sequence[tuple[Any, ...]]
 ) -> Iterator[FollowUpRow]:
     names.load(v[-2] for v in values)
     for pk, full, first, last, username, job, phone, path, hits in values:
         yield FollowUpRow(
             user_id=pk,
-            name=_display_name(full, first, last, username),
+            name=display_name(full, first, last, username),
             unit_chain=names.chain(path),
             job_title=job,
             phone=mask_phone(phone),
@@ -215,7 +215,7 @@ def _rows(
 
 
 def cursor_valid(cursor: str) -> bool:
-    return bool(_CURSOR_RE.match(cursor))
+    return bool(CURSOR_RE.match(cursor))
 
 
 def followup_page(
@@ -225,12 +225,12 @@ def followup_page(
     size = size or PAGE_SIZE
     qs = followup_queryset(query=query)
     total = qs.count()
-    match = _CURSOR_RE.match(after) if after else None
+    match = CURSOR_RE.match(after) if after else None
     if match:
         path, pk = match.group(1), int(match.group(2))
         qs = qs.filter(Q(unit__path__gt=path) | Q(unit__path=path, pk__gt=pk))
-    values = list(qs.values_list(*_VALUES, "unit__path", "fu_hits")[: size + 1])
-    rows = list(_rows(_Details(query), _UnitNames(query.unit), values[:size]))
+    values = list(qs.values_list(*USER_VALUES, "unit__path", "fu_hits")[: size + 1])
+    rows = list(_rows(_Details(query), UnitNames(query.unit), values[:size]))
     next_cursor = rows[-1].cursor if len(values) > size and rows else None
     return FollowUpPage(rows=rows, total=total, next_cursor=next_cursor)
 
@@ -244,8 +244,8 @@ def followup_stream(
 ) -> Iterator[FollowUpRow]:
     """Every row of the list through a server-side cursor, ``chunk_size`` at a time
     (lazy: nothing is read before the first row is asked for)."""
-    details, names = _Details(query), _UnitNames(query.unit)
-    values = followup_queryset(query=query).values_list(*_VALUES, "unit__path", "fu_hits")
+    details, names = _Details(query), UnitNames(query.unit)
+    values = followup_queryset(query=query).values_list(*USER_VALUES, "unit__path", "fu_hits")
 
     def generate() -> Iterator[FollowUpRow]:
         batch: list[tuple[Any, ...]] = []
