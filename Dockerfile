@@ -16,9 +16,10 @@ RUN groupadd --system --gid 10001 zhixing \
 
 WORKDIR /app
 
-# ffmpeg: the worker remuxes the origin's recordings into replays (docs/streaming.md)
+# ffmpeg: the worker remuxes the origin's recordings into replays (docs/streaming.md);
+# fonts-wqy-microhei: the Chinese font embedded in the 学时证明 PDFs (docs/learning.md)
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg \
+    && apt-get install -y --no-install-recommends ffmpeg fonts-wqy-microhei \
     && rm -rf /var/lib/apt/lists/*
 
 # Dependencies first: this layer is reused until requirements.txt changes.

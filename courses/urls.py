@@ -39,4 +39,5 @@ from courses.reports.views import followups as followup_views  # noqa: E402
 urlpatterns += [
     path("reports/attendance/follow-up/", followup_views.followup_list, name="followup"),
     path("reports/ranking/", followup_views.ranking, name="ranking"),
+    path("reports/study-hours/", followup_views.study_hours, name="study_hours"),
 ]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -153,6 +156,22 @@ def withdraw(request: HttpRequest, programme_id: int) -> HttpResponse:
 def study_record(request: HttpRequest) -> HttpResponse:
     """The signed-in cadre's own study record (学习档案): only ever the caller's rows."""
     from courses.attendance.credit import attendance_study_record
+    from courses.reports.annual import annual_target
 
     record = attendance_study_record(user=request_user(request))
-    return render(request, "courses/study_record.html", {"record": record})
+    year = timezone.localtime().year
+    this_year = next((t for t in record.by_year if t.label == str(year)), None)
+    earned = this_year.credit_hours if this_year is not None else Decimal("0")
+    target = annual_target()
+    return render(
+        request,
+        "courses/study_record.html",
+        {
+            "record": record,
+            "year": year,
+            "year_hours": earned,
+            "target": target,
+            "year_short": max(target - earned, Decimal("0")),
+            "year_percent": min(100, int(earned * 100 / target)) if target else 100,
+        },
+    )

@@ -40,6 +40,9 @@ ORGANISER_PERMISSIONS: tuple[str, ...] = (
     "courses.change_studyhourrule",
     "courses.delete_studyhourrule",
     "courses.view_studyhourrule",
+    # 学时证明 / 结业证书 of cadres in their area: read, revoke (audited).
+    "learning.view_certificate",
+    "learning.change_certificate",
     # Attendance: raw rows read-only; corrections are added (audited) from the row's page.
     "courses.view_attendance",
     "courses.add_attendanceoverride",

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "signin.weixin",  # allauth's ``weixin`` for binding the notices' WeChat openid
     "directory",
     "discussion",
+    "learning",
     "demo",
 ]
 
@@ -511,6 +512,16 @@ LIVE_FLOOD_WINDOW_SECONDS = env.float("LIVE_FLOOD_WINDOW_SECONDS", default=10.0)
 LIVE_RING_SIZE = env.int("LIVE_RING_SIZE", default=500)
 LIVE_VOTES_INTERVAL_SECONDS = env.float("LIVE_VOTES_INTERVAL_SECONDS", default=1.0)
 LIVE_VIEWERS_INTERVAL_SECONDS = env.float("LIVE_VIEWERS_INTERVAL_SECONDS", default=5.0)
+# The national plan's annual online study (issue 18): the study record's progress and the
+# staff's "below target" follow-up read this.
+STUDY_HOURS_ANNUAL_TARGET = env.float("STUDY_HOURS_ANNUAL_TARGET", default=50.0)
+# 学时证明 PDFs (docs/learning.md): the embedded font (a TrueType collection's index) and
+# the issuer printed on a year's certificate ("" = the tree root's organisation department).
+CERTIFICATE_FONT = env.str(
+    "CERTIFICATE_FONT", default="/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+)
+CERTIFICATE_FONT_INDEX = env.int("CERTIFICATE_FONT_INDEX", default=0)
+CERTIFICATE_ISSUER = env.str("CERTIFICATE_ISSUER", default="")
 # Moderation at scale (docs/live-protocol.md, issue 19): new questions reach the consoles
 # coalesced, at most once per interval per lecture; a claim lapses when left untouched; the
 # speaker's list is short.

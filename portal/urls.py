@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("demo.urls")),
     path("", include("livestream.urls")),
     path("", include("discussion.urls")),
+    path("", include("learning.urls")),
     path("", include("notifications.urls")),
     path("", include("courses.urls")),
     path("", include("portal.urls_portal")),

@@ -13,8 +13,9 @@ set -euo pipefail
 # nginx + pgbouncer: make serve's production topology (and its test); libreoffice-calc-nogui:
 # our XLSX files opened headless as users open them.
 # libnginx-mod-rtmp + ffmpeg: the RTMP ingest and HLS origin (STREAM_RTMP_PORT) and its test.
+# poppler-utils + zbar-tools: the 学时证明 PDFs read back as text and their QR decoded.
 PACKAGES=(chromium fonts-wqy-microhei gettext docker-compose make nginx pgbouncer libreoffice-calc-nogui
-    libnginx-mod-rtmp ffmpeg)
+    libnginx-mod-rtmp ffmpeg poppler-utils zbar-tools)
 
 mode="${1:-install}"
 case "$mode" in

@@ -47,6 +47,7 @@ class ReportErrorCode(enum.StrEnum):
     TOO_MANY_CADRES = "too_many_cadres"
     INVALID_CHOICE = "invalid_choice"
     INVALID_CURSOR = "invalid_cursor"
+    INVALID_YEAR = "invalid_year"
     MISSING_SUBJECT = "missing_subject"
     MISSING_PROGRAMME = "missing_programme"
     MISSING_UNIT = "missing_unit"
@@ -95,6 +96,7 @@ _MESSAGES: dict[ReportErrorCode, Promise] = {
     ReportErrorCode.INVALID_CURSOR: gettext_lazy(
         "The page position is not valid; start again from the first page."
     ),
+    ReportErrorCode.INVALID_YEAR: gettext_lazy("The year must be a four-digit calendar year."),
     ReportErrorCode.MISSING_SUBJECT: gettext_lazy("Choose a lecture or a programme."),
     ReportErrorCode.MISSING_PROGRAMME: gettext_lazy("Choose a programme."),
     ReportErrorCode.MISSING_UNIT: gettext_lazy("Choose a unit."),

@@ -41,6 +41,7 @@ from discussion import services as discussion_services
 from discussion.models import PostReport, ProgrammeDiscussion, StudyGroup
 from discussion.routing import websocket_urlpatterns as discussion_websocket_urlpatterns
 from discussion.selectors import space_access
+from learning.models import Certificate
 from livestream.models import Question, StreamKey
 from livestream.routing import websocket_urlpatterns
 from notifications.models import (
@@ -288,6 +289,18 @@ def _objects(world: World) -> None:
                 unit=unit,
             ),
             "livestream.StreamKey": StreamKey.objects.create(lecture=lecture, key="k" * 32),
+            "learning.Certificate": Certificate.objects.create(
+                serial="ZXMATRIX00000001",
+                kind="year",
+                user=cadre,
+                year=2026,
+                name=cadre.full_name,
+                unit_name=unit.name,
+                unit_level=unit.kind,
+                issuer="中共浙江省委组织部",
+                hours=4,
+                lectures=2,
+            ),
             "livestream.Question": Question.objects.create(
                 lecture=lecture, author=cadre, text="什么时候开始？", client_id="m-1"
             ),
@@ -375,6 +388,11 @@ PROBES: dict[str, Probe | str] = {
     "courses:attendance_report_data": Probe(staff, _report("courses:attendance_report_data")),
     "courses:followup": Probe(staff, _report("courses:followup")),
     "courses:ranking": Probe(staff, _report("courses:ranking", level="township")),
+    "courses:study_hours": Probe(
+        staff,
+        lambda w: f"{reverse('courses:study_hours')}?unit={w.unit.code}&list=all",
+        marker=lambda w: w.cadre.full_name,
+    ),
     "portal:reports": Probe(
         report_programmes,
         lambda w: f"{reverse('portal:reports')}?programme={w.programme.pk}",
@@ -521,6 +539,9 @@ PROBES: dict[str, Probe | str] = {
     "livestream:stream_record_done": "the origin's hook: token + address",
     "livestream:stream_cdn_aliyun": "the CDN's callback, signed (tests/livestream)",
     "livestream:stream_cdn_tencent": "the CDN's callback, signed (tests/livestream)",
+    "learning:year_certificate": "the caller's own 学时证明 only (tests/learning)",
+    "learning:programme_certificate": "the caller's own 结业证书 only (tests/learning)",
+    "learning:verify": "public by design: name, unit level, 学时, date (tests/learning)",
     "healthz": "public health probe, no data",
     "healthz_live": "public liveness probe, no data",
     "csp_report": "browsers post CSP reports, no data returned",
@@ -546,6 +567,7 @@ def _url_names() -> set[str]:
 
 # The admin: which models are scoped to the organiser's subtree, which are superusers'.
 ADMIN_RULES: dict[str, Rule] = {
+    "learning.Certificate": managers,
     "portal.User": managers,
     "portal.Role": managers,
     "portal.OrgUnit": managers,

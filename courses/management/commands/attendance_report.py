@@ -48,7 +48,7 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])]) + "\n"
 
 
-class _TextOut(io.RawIOBase):
+class TextOut(io.RawIOBase):
     """Bytes in, text out: the CSV writer's UTF-8 chunks (each whole characters)."""
 
     def __init__(self, stream: Any) -> None:
@@ -120,7 +120,7 @@ class Command(BaseCommand):
                     export_write(fmt=fmt, out=handle, headers=export.headers, rows=export.rows)
                 self.stderr.write(f"{export.row_count} rows → {output}")
             elif fmt == "csv":  # text: through self.stdout (works with call_command too)
-                out = _TextOut(self.stdout)
+                out = TextOut(self.stdout)
                 export_write(fmt=fmt, out=out, headers=export.headers, rows=export.rows)
             else:
                 export_write(

@@ -18,10 +18,21 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponseBase, QueryDict
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from courses.models import Lecture, Programme
+from courses.reports.annual import (
+    YEAR_MAX,
+    YEAR_MIN,
+    AnnualCells,
+    annual_headers,
+    annual_queryset,
+    annual_rows,
+    annual_summary,
+    annual_target,
+)
 from courses.reports.followups import (
     FollowUpKind,
     FollowUpQuery,
@@ -477,5 +488,82 @@ def ranking(request: HttpRequest) -> HttpResponseBase:
             ]
             if len(parsed.choices) > 1
             else [],
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Annual study hours (issue 18 §4): by unit, with who is below the target
+# ---------------------------------------------------------------------------------------
+ANNUAL_SHOWN = 200  # rows on the page; the exports carry them all
+
+
+def _year(params: QueryDict) -> int:
+    raw = params.get("year", "").strip()
+    if not raw:
+        return timezone.localtime().year
+    if not (raw.isascii() and raw.isdigit() and len(raw) == 4) or not (
+        YEAR_MIN <= int(raw) <= YEAR_MAX
+    ):
+        raise ReportError(ReportErrorCode.INVALID_YEAR)
+    return int(raw)
+
+
+@login_required
+@require_GET
+def study_hours(request: HttpRequest) -> HttpResponseBase:
+    """``/reports/study-hours/?unit=CODE&year=2026[&list=all][&format=csv|xlsx]``."""
+    user = request_user(request)
+    try:
+        params = request.GET
+        scope = scope_require(user=user)
+        year, fmt = _year(params), _format(params)
+        below_only = _choice(params, "list", ("below", "all"), "below") == "below"
+        unit = _unit(params, user, scope, required=True)
+        assert unit is not None  # noqa: S101 (required=True)
+    except ReportError as error:
+        return report_error_page(request, error)
+    base = {"unit": unit_param(unit), "year": year, "list": "below" if below_only else "all"}
+    if fmt != "html":
+        export_audit_write(
+            user=user,
+            report="study_hours",
+            target=f"unit:{unit_param(unit)}",
+            fmt=fmt,
+            row_count=annual_queryset(unit=unit, year=year, below_only=below_only).count(),
+            params=base,
+        )
+        cells = AnnualCells()
+        return export_response(
+            fmt=fmt,
+            filename=export_filename(_("Study hours"), unit.name, year),
+            headers=annual_headers(),
+            rows=(cells(r) for r in annual_rows(unit=unit, year=year, below_only=below_only)),
+            sheet_title=str(year),
+        )
+    summary = annual_summary(unit=unit, year=year)
+    cells = AnnualCells()
+    rows = [
+        cells(r)
+        for r in annual_rows(unit=unit, year=year, below_only=below_only, limit=ANNUAL_SHOWN)
+    ]
+    return render(
+        request,
+        "courses/reports/study_hours.html",
+        {
+            "unit": unit,
+            "year": year,
+            "years": list(range(timezone.localtime().year, YEAR_MIN - 1, -1))[:6],
+            "below_only": below_only,
+            "summary": summary,
+            "target": annual_target(),
+            "headers": annual_headers(),
+            "rows": rows,
+            "shown": ANNUAL_SHOWN,
+            "listed": summary.below if below_only else summary.cadres,
+            "below_url": "?" + _query({**base, "list": "below"}),
+            "all_url": "?" + _query({**base, "list": "all"}),
+            "csv_url": "?" + _query({**base, "format": "csv"}),
+            "xlsx_url": "?" + _query({**base, "format": "xlsx"}),
         },
     )
