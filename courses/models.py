@@ -319,6 +319,9 @@ class Lecture(models.Model):
             raise ValidationError(errors)
 
 
+DEFAULT_TEST_BONUS = Decimal("0.5")  # 学时 for passing a lecture's test, unless the rule says
+
+
 def default_study_hour_bands() -> list[list[str | int]]:
     """The colleges' published rule: a course of ≥ 30 min earns 1 学时, 15–30 min 0.5,
     shorter 0.25 (bands are inclusive lower bounds in minutes)."""
@@ -366,7 +369,7 @@ class StudyHourRule(models.Model):
         _("test bonus"),
         max_digits=4,
         decimal_places=2,
-        default=Decimal("0.5"),
+        default=DEFAULT_TEST_BONUS,
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("Extra study hours for passing the lecture's test."),
     )
@@ -528,6 +531,8 @@ class Attendance(models.Model):
         related_name="attendances",
     )
     checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    # passed the lecture's test (learning's 随堂测验): the rule's test bonus adds to the credit
+    test_passed_at = models.DateTimeField(_("test passed at"), null=True, blank=True)
     completed = models.BooleanField(_("completed"), default=False)
     credit_hours_earned = models.DecimalField(
         _("study hours earned"), max_digits=4, decimal_places=1, default=Decimal("0")

@@ -6,3 +6,8 @@ class LearningConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "learning"
     verbose_name = _("Learning record")
+
+    def ready(self) -> None:
+        from learning.reports import register
+
+        register()  # the report's optional columns (?extra=learning)

@@ -12,4 +12,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="programme_certificate",
     ),
     path("verify/<str:serial>/", views.verify, name="verify"),
+    path("lectures/<int:lecture_id>/quiz/", views.quiz, name="quiz"),
+    path("lectures/<int:lecture_id>/evaluate/", views.evaluate, name="evaluate"),
 ]

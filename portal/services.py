@@ -43,6 +43,20 @@ ORGANISER_PERMISSIONS: tuple[str, ...] = (
     # 学时证明 / 结业证书 of cadres in their area: read, revoke (audited).
     "learning.view_certificate",
     "learning.change_certificate",
+    # 随堂测验 (tests, questions, choices) and the ratings of their lectures (read).
+    "learning.add_quiz",
+    "learning.change_quiz",
+    "learning.delete_quiz",
+    "learning.view_quiz",
+    "learning.add_quizquestion",
+    "learning.change_quizquestion",
+    "learning.delete_quizquestion",
+    "learning.view_quizquestion",
+    "learning.add_quizchoice",
+    "learning.change_quizchoice",
+    "learning.delete_quizchoice",
+    "learning.view_quizchoice",
+    "learning.view_evaluation",
     # Attendance: raw rows read-only; corrections are added (audited) from the row's page.
     "courses.view_attendance",
     "courses.add_attendanceoverride",

@@ -515,6 +515,8 @@ LIVE_VIEWERS_INTERVAL_SECONDS = env.float("LIVE_VIEWERS_INTERVAL_SECONDS", defau
 # The national plan's annual online study (issue 18): the study record's progress and the
 # staff's "below target" follow-up read this.
 STUDY_HOURS_ANNUAL_TARGET = env.float("STUDY_HOURS_ANNUAL_TARGET", default=50.0)
+# 评课 stays open (and editable) this many days after a lecture ends.
+LEARNING_EVALUATION_DAYS = env.int("LEARNING_EVALUATION_DAYS", default=7)
 # 学时证明 PDFs (docs/learning.md): the embedded font (a TrueType collection's index) and
 # the issuer printed on a year's certificate ("" = the tree root's organisation department).
 CERTIFICATE_FONT = env.str(

@@ -34,7 +34,8 @@ from courses.attendance.buffer import (
     buffer_get,
 )
 from courses.attendance.hot_settings import hot_settings
-from courses.models import Attendance, AttendanceOverride, Lecture
+from courses.attendance.rules import credit_with_bonus, study_hour_rule_for
+from courses.models import Attendance, AttendanceOverride, Lecture, StudyHourRule
 from courses.summaries.sync import attendance_summaries_sync, attendance_summaries_sync_staged
 from portal.bulk import copy_rows, copy_supported
 from portal.models import User
@@ -479,6 +480,7 @@ class StudyLine:
     completed: bool
     corrected: bool
     credit_hours: Decimal
+    test_passed: bool = False
 
 
 @dataclass
@@ -510,11 +512,20 @@ def attendance_study_record(*, user: User) -> StudyRecord:
     record = StudyRecord()
     programmes: dict[int, StudyTotal] = {}
     years: dict[int, StudyTotal] = {}
+    rules: dict[int, StudyHourRule] = {}
     for row in rows:
         lecture = row.lecture
         overrides = list(row.overrides.all())  # newest first (Meta.ordering)
         completed = overrides[0].completed if overrides else row.completed
-        hours = lecture.credit_hours if completed else Decimal("0")
+        rule = rules.get(lecture.programme_id)
+        if rule is None:
+            rule = rules[lecture.programme_id] = study_hour_rule_for(programme=lecture.programme)
+        hours = credit_with_bonus(
+            rule=rule,
+            lecture_hours=lecture.credit_hours,
+            completed=completed,
+            test_passed=row.test_passed_at is not None,
+        )
         line = StudyLine(
             attendance=row,
             lecture=lecture,
@@ -524,6 +535,7 @@ def attendance_study_record(*, user: User) -> StudyRecord:
             completed=completed,
             corrected=bool(overrides),
             credit_hours=hours,
+            test_passed=row.test_passed_at is not None,
         )
         record.lines.append(line)
         year = timezone.localtime(lecture.starts_at).year

@@ -7,6 +7,7 @@ its raw seconds and check-in, in SQL, and is audited; nobody edits credit by han
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -15,6 +16,32 @@ from courses.models import Attendance, Lecture, Programme, StudyHourRule
 from courses.summaries.sync import attendance_summaries_sync
 from portal.models import User
 from portal.services import audit_log_write
+
+
+def credit_with_bonus(
+    *, rule: StudyHourRule, lecture_hours: Decimal, completed: bool, test_passed: bool
+) -> Decimal:
+    """A cadre's 学时 of one lecture: the lecture's (when completed) plus the test bonus
+    (when passed), within the rule's cap. ``annual.credit_expression`` is this in SQL."""
+    hours = (lecture_hours if completed else Decimal("0")) + (
+        rule.test_bonus_hours if test_passed else Decimal("0")
+    )
+    return rule.capped(hours)
+
+
+@transaction.atomic
+def attendance_test_passed(*, user_id: int, lecture_id: int, at: datetime) -> bool:
+    """Record that the cadre passed the lecture's test (the first time counts); makes the
+    attendance row when the cadre has none yet. True when this call recorded it."""
+    row, _created = Attendance.objects.select_for_update().get_or_create(
+        user_id=user_id, lecture_id=lecture_id
+    )
+    if row.test_passed_at is not None:
+        return False
+    row.test_passed_at = at
+    row.save(update_fields=["test_passed_at", "updated_at"])
+    attendance_summaries_sync(lecture_id=lecture_id, user_ids=[user_id])
+    return True
 
 
 def study_hour_rule_for(*, programme: Programme) -> StudyHourRule:

@@ -22,6 +22,7 @@ from django.db.models import (
     Case,
     Count,
     DecimalField,
+    ExpressionWrapper,
     F,
     IntegerField,
     OuterRef,
@@ -32,10 +33,10 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Least
 from django.utils.translation import gettext as _
 
-from courses.models import Attendance
+from courses.models import DEFAULT_TEST_BONUS, Attendance
 from courses.reports.followups import STREAM_CHUNK, USER_VALUES, UnitNames, display_name
 from courses.summaries.sync import completed_effective
 from portal.models import OrgUnit, User, mask_phone
@@ -62,6 +63,27 @@ def _year_rows(year: int) -> QuerySet[Attendance]:
     ).annotate(done_=completed_effective())
 
 
+def credit_expression() -> Least:
+    """``credit_with_bonus`` in SQL over an ``Attendance`` row annotated with ``done_``:
+    the lecture's 学时 when completed, plus the programme rule's test bonus when passed,
+    within its cap (no rule row: the rule's defaults)."""
+    rule = "lecture__programme__study_hour_rule__"
+    zero = Value(Decimal("0"), output_field=HOURS)
+    base = Case(When(done_=True, then=F("lecture__credit_hours")), default=zero, output_field=HOURS)
+    bonus = Case(
+        When(
+            test_passed_at__isnull=False,
+            then=Coalesce(
+                F(f"{rule}test_bonus_hours"), Value(DEFAULT_TEST_BONUS), output_field=HOURS
+            ),
+        ),
+        default=zero,
+        output_field=HOURS,
+    )
+    cap = Coalesce(F(f"{rule}cap_hours"), Value(Decimal("999")), output_field=HOURS)
+    return Least(ExpressionWrapper(base + bonus, output_field=HOURS), cap, output_field=HOURS)
+
+
 def _per_user(rows: QuerySet[Attendance], value: Any, field: Any) -> Subquery:
     return Subquery(
         rows.filter(user_id=OuterRef("pk"))
@@ -77,14 +99,7 @@ def annual_queryset(*, unit: OrgUnit, year: int, below_only: bool = False) -> Qu
     """The active users of ``unit``'s subtree, annotated with ``ah_hours`` (学时 of the year)
     and ``ah_lectures`` (lectures completed), ordered by (unit path, id)."""
     rows = _year_rows(year)
-    earned = Sum(
-        Case(
-            When(done_=True, then=F("lecture__credit_hours")),
-            default=Value(Decimal("0")),
-            output_field=HOURS,
-        ),
-        output_field=HOURS,
-    )
+    earned = Sum(credit_expression(), output_field=HOURS)
     done = Count("pk", filter=Q(done_=True))
     users = (
         User.objects.filter(unit__path__startswith=unit.path, is_active=True)

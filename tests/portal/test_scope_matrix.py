@@ -41,7 +41,7 @@ from discussion import services as discussion_services
 from discussion.models import PostReport, ProgrammeDiscussion, StudyGroup
 from discussion.routing import websocket_urlpatterns as discussion_websocket_urlpatterns
 from discussion.selectors import space_access
-from learning.models import Certificate
+from learning.models import Certificate, Evaluation, Quiz, QuizQuestion
 from livestream.models import Question, StreamKey
 from livestream.routing import websocket_urlpatterns
 from notifications.models import (
@@ -253,6 +253,7 @@ def _objects(world: World) -> None:
         text="一条帖子",
         client_id="m-2",
     ).post
+    quiz = Quiz.objects.create(lecture=lecture, opens_at=timezone.now() - timedelta(hours=1))
     world.objects.update(
         {
             "portal.User": cadre,
@@ -289,6 +290,19 @@ def _objects(world: World) -> None:
                 unit=unit,
             ),
             "livestream.StreamKey": StreamKey.objects.create(lecture=lecture, key="k" * 32),
+            "learning.Quiz": quiz,
+            "learning.QuizQuestion": QuizQuestion.objects.create(
+                quiz=quiz, kind="single", text="矩阵测验题"
+            ),
+            "learning.Evaluation": Evaluation.objects.create(
+                lecture=lecture,
+                user=cadre,
+                relevance=4,
+                theory=4,
+                information=4,
+                delivery=4,
+                manner=4,
+            ),
             "learning.Certificate": Certificate.objects.create(
                 serial="ZXMATRIX00000001",
                 kind="year",
@@ -413,6 +427,9 @@ PROBES: dict[str, Probe | str] = {
     "livestream:screen": Probe(room, _lecture("livestream:screen")),
     "livestream:dashboard": Probe(moderators, _lecture("livestream:dashboard")),
     "livestream:speaker": Probe(moderators, _lecture("livestream:speaker")),
+    # the lecture's test and rating: the room's rule
+    "learning:quiz": Probe(room, _lecture("learning:quiz")),
+    "learning:evaluate": Probe(room, _lecture("learning:evaluate")),
     # the catalogue and a programme's pages
     "courses:programme": Probe(
         audience, lambda w: reverse("courses:programme", args=[w.programme.pk])
@@ -568,6 +585,9 @@ def _url_names() -> set[str]:
 # The admin: which models are scoped to the organiser's subtree, which are superusers'.
 ADMIN_RULES: dict[str, Rule] = {
     "learning.Certificate": managers,
+    "learning.Quiz": managers,
+    "learning.QuizQuestion": managers,
+    "learning.Evaluation": managers,
     "portal.User": managers,
     "portal.Role": managers,
     "portal.OrgUnit": managers,
