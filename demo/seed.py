@@ -34,6 +34,7 @@ from demo import live, people
 from demo import programme as data
 from demo.attendance import Which, demo_attendance_seed
 from demo.discussion import discussion_seed
+from demo.learning import learning_seed
 from demo.notices import notices_history_seed
 from demo.tree import NodeSpec, tree_merge, tree_spec
 from portal.bulk import copy_rows, copy_supported
@@ -83,6 +84,7 @@ class SeedReport:
     attendance_created: int = 0
     notices_sent: int = 0
     posts_created: int = 0
+    ratings_created: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -201,6 +203,10 @@ def demo_seed(
             now=now,
         )
         lap(f"study group and lecture discussions ({report.posts_created} posts new)")
+        report.ratings_created = learning_seed(
+            programme=programme, cadre=accounts["cadre"], raters=first_cadres[:20], now=now
+        )
+        lap(f"tests and ratings ({report.ratings_created} ratings new)")
         if attendance is not None:
             generated = demo_attendance_seed(programme=programme, which=attendance, now=now)
             report.attendance_lectures = generated.lectures

@@ -368,8 +368,27 @@ def test_the_demo_evening_has_a_colleague_a_study_record_and_a_live_qa() -> None
         assert listed[0].highlighted  # the one on screen leads the list
         before = (questions.count(), live.questions.aggregate(n=Count("vote_set"))["n"])
 
+        # the learning record: tests on the ended lectures, two passed, ratings, a certificate
+        from learning.models import Evaluation, Quiz, QuizAttempt
+        from learning.services import certificate_for_year
+
+        ended = [lec for lec in the_programme().lectures.all() if lec.status_at(NOW) == "ended"]
+        assert Quiz.objects.filter(lecture__in=ended).count() == len(ended) > 0
+        assert QuizAttempt.objects.filter(user=cadre, passed=True).count() == 2
+        assert Evaluation.objects.filter(lecture__in=ended).count() >= 20 * len(ended)
+        record = attendance_study_record(user=cadre)
+        bonus = [line for line in record.lines if line.test_passed]
+        assert len(bonus) == 2 and all(
+            line.credit_hours > line.lecture.credit_hours for line in bonus
+        )
+        year = timezone.localtime(ended[-1].starts_at).year
+        assert certificate_for_year(user=cadre, year=year).hours > 0
+        ratings = Evaluation.objects.count()
+
         seed()  # idempotent
         assert (questions.count(), live.questions.aggregate(n=Count("vote_set"))["n"]) == before
+        assert Evaluation.objects.count() == ratings
+        assert QuizAttempt.objects.filter(user=cadre).count() == 2
 
 
 @pytest.mark.usefixtures("debug")
