@@ -130,7 +130,8 @@ class LiveRoomConsumer(HubConsumer):
         expired = bisect_right(frames, now - hot.flood_window_seconds)
         if expired:
             del frames[:expired]
-        if len(frames) > hot.flood_frames:
+        limit_frames = hot.flood_frames_moderator if self.seat.is_moderator else hot.flood_frames
+        if len(frames) > limit_frames:
             await self._finish(CLOSE_FLOODING)
             return
         limit = hot.frame_max_bytes
@@ -275,14 +276,18 @@ class LiveRoomConsumer(HubConsumer):
         after_seq = 0
         try:
             if access is not None:
-                state = await run_sync(selectors.room_state, access=access)
+                state, rest = await run_sync(selectors.room_state_parts, access=access)
             else:
                 user = self.scope["user"]
-                state = await run_sync(
-                    _in_room, use_case=selectors.room_state, user=user, seat=seat
+                state, rest = await run_sync(
+                    _in_room, use_case=selectors.room_state_parts, user=user, seat=seat
                 )
             await self._send(dict(state))
             after_seq = state["seq"]
+            for question in rest:  # the queue beyond the state's size, before any event
+                await self._send(
+                    {"type": "moderation.queue", "seq": after_seq, "question": question}
+                )
         finally:
             sink.release(after_seq=after_seq)
 

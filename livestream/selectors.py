@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -194,8 +195,17 @@ def lecture_stream_url(*, lecture: Lecture) -> str:
 # after ``seq`` was read reflects at least the state at that seq (the argument room_state
 # makes for one socket); changes that no event announces show within SHARED_STATE_SECONDS.
 SHARED_STATE_SECONDS = 2.0
-_shared: dict[tuple[int, bool], tuple[int, float, list[QuestionPayload]]] = {}
+# (seq, built at, the payloads, their encoded sizes)
+_shared: dict[tuple[int, bool], tuple[int, float, list[QuestionPayload], list[int]]] = {}
 _shared_lock = threading.Lock()
+
+# A state must fit daphne's websocket message limit (--websocket-max-message-size, 64 KiB:
+# autobahn refuses larger outgoing messages too, and the socket closes 1011). The published
+# questions take at most STATE_QUESTIONS_BYTES (the newest first; older ones are in the
+# page's history), a moderator's queue what is left: its other items follow the state as
+# ``moderation.queue`` events (docs/live-protocol.md).
+STATE_MAX_BYTES = 60 * 1024
+STATE_QUESTIONS_BYTES = 32 * 1024
 
 
 @process_state_reset
@@ -206,25 +216,47 @@ def _shared_forget() -> None:
 
 def _published_payloads(
     *, lecture: Lecture, seq: int, for_moderator: bool
-) -> list[QuestionPayload]:
+) -> tuple[list[QuestionPayload], list[int]]:
     key = (int(lecture.pk), for_moderator)
     now = time.monotonic()
     with _shared_lock:
         hit = _shared.get(key)
     if hit is not None and hit[0] == seq and now - hit[1] < SHARED_STATE_SECONDS:
-        return hit[2]
+        return hit[2], hit[3]
     payloads = [
         question_payload(q, for_moderator=for_moderator)
         for q in question_list_visible(lecture=lecture)
     ]
+    sizes = [_size(p) for p in payloads]
     with _shared_lock:
-        _shared[key] = (seq, now, payloads)
-    return payloads
+        _shared[key] = (seq, now, payloads, sizes)
+    return payloads, sizes
+
+
+def _size(payload: Any) -> int:
+    return len(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+
+
+def _fitting(sizes: list[int], budget: int) -> int:
+    """How many of the items (in order) fit in ``budget`` bytes."""
+    used = 0
+    for count, size in enumerate(sizes):
+        used += size
+        if used > budget:
+            return count
+    return len(sizes)
 
 
 def room_state(*, access: RoomAccess) -> StatePayload:
-    """The snapshot a client starts from. ``seq`` is read first, so every event after it
-    is either already reflected here or still to come (events are idempotent).
+    """The snapshot a client starts from (``room_state_parts`` without the queue's rest)."""
+    return room_state_parts(access=access)[0]
+
+
+def room_state_parts(*, access: RoomAccess) -> tuple[StatePayload, list[QuestionPayload]]:
+    """The snapshot a client starts from, within STATE_MAX_BYTES, and (moderators) the
+    queue items that did not fit: they follow it as ``moderation.queue`` events. ``seq`` is
+    read first, so every event after it is either already reflected here or still to come
+    (events are idempotent).
 
     The published questions are shared per lecture and seq (``_published_payloads``); what
     is the user's own (their votes, their pending questions) is read per socket."""
@@ -232,7 +264,8 @@ def room_state(*, access: RoomAccess) -> StatePayload:
     lecture = access.lecture
     seq = store.seq_current(lecture_id=lecture.pk)
     mod = access.is_moderator
-    shared = _published_payloads(lecture=lecture, seq=seq, for_moderator=mod)
+    everything, sizes = _published_payloads(lecture=lecture, seq=seq, for_moderator=mod)
+    shared = everything[: _fitting(sizes, STATE_QUESTIONS_BYTES)]
     voted = question_ids_voted(user=access.user, question_ids=[q["id"] for q in shared])
     state: StatePayload = {
         "type": "state",
@@ -249,14 +282,18 @@ def room_state(*, access: RoomAccess) -> StatePayload:
         "role": access.role,
         "heartbeat_seconds": int(settings.ATTENDANCE_HEARTBEAT_SECONDS),
     }
+    rest: list[QuestionPayload] = []
     if mod:
-        state["queue"] = moderator_payloads(
-            lecture_id=lecture.pk, questions=question_list_pending(lecture=lecture)
-        )
         state["speaker"] = moderator_payloads(
             lecture_id=lecture.pk, questions=speaker_questions(lecture_id=lecture.pk)
         )
-    return state
+        queue = moderator_payloads(
+            lecture_id=lecture.pk, questions=question_list_pending(lecture=lecture)
+        )
+        room = STATE_MAX_BYTES - _size({**state, "queue": []})
+        kept = _fitting([_size(q) for q in queue], room)
+        state["queue"], rest = queue[:kept], queue[kept:]
+    return state, rest
 
 
 def moderator_payloads(*, lecture_id: int, questions: list[Question]) -> list[QuestionPayload]:

@@ -508,6 +508,9 @@ LIVE_QUESTION_INTERVAL_SECONDS = env.int("LIVE_QUESTION_INTERVAL_SECONDS", defau
 LIVE_QUESTIONS_PER_LECTURE = env.int("LIVE_QUESTIONS_PER_LECTURE", default=20)
 LIVE_FRAME_MAX_BYTES = env.int("LIVE_FRAME_MAX_BYTES", default=4096)
 LIVE_FLOOD_FRAMES = env.int("LIVE_FLOOD_FRAMES", default=20)
+# A moderator's console sends a claim and an action per question (bench/README.md,
+# moderation during a flood): their sockets get a higher frame limit.
+LIVE_FLOOD_FRAMES_MODERATOR = env.int("LIVE_FLOOD_FRAMES_MODERATOR", default=100)
 LIVE_FLOOD_WINDOW_SECONDS = env.float("LIVE_FLOOD_WINDOW_SECONDS", default=10.0)
 LIVE_RING_SIZE = env.int("LIVE_RING_SIZE", default=500)
 LIVE_VOTES_INTERVAL_SECONDS = env.float("LIVE_VOTES_INTERVAL_SECONDS", default=1.0)

@@ -23,6 +23,7 @@ class HotSettings:
     grace_seconds: int  # ATTENDANCE_GRACE_SECONDS
     flood_window_seconds: float  # LIVE_FLOOD_WINDOW_SECONDS
     flood_frames: int  # LIVE_FLOOD_FRAMES
+    flood_frames_moderator: int  # LIVE_FLOOD_FRAMES_MODERATOR
     frame_max_bytes: int  # LIVE_FRAME_MAX_BYTES
     buffer_url: str  # ATTENDANCE_REDIS_URL
     buffer_prefix: str  # ATTENDANCE_REDIS_PREFIX
@@ -37,6 +38,7 @@ def _load() -> HotSettings:
         grace_seconds=int(settings.ATTENDANCE_GRACE_SECONDS),
         flood_window_seconds=float(settings.LIVE_FLOOD_WINDOW_SECONDS),
         flood_frames=int(settings.LIVE_FLOOD_FRAMES),
+        flood_frames_moderator=int(settings.LIVE_FLOOD_FRAMES_MODERATOR),
         frame_max_bytes=int(settings.LIVE_FRAME_MAX_BYTES),
         buffer_url=str(getattr(settings, "ATTENDANCE_REDIS_URL", "") or ""),
         buffer_prefix=str(getattr(settings, "ATTENDANCE_REDIS_PREFIX", "zhixing:att:")),

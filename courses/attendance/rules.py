@@ -40,7 +40,8 @@ def attendance_test_passed(*, user_id: int, lecture_id: int, at: datetime) -> bo
         return False
     row.test_passed_at = at
     row.save(update_fields=["test_passed_at", "updated_at"])
-    attendance_summaries_sync(lecture_id=lecture_id, user_ids=[user_id])
+    # no summaries sync: a pass changes none of their counts, and a row made here (zero
+    # seconds) contributed nothing; the next write that does counts from its tally
     return True
 
 

@@ -393,3 +393,67 @@ def test_the_shared_queue_frames_parse() -> None:
     assert protocol.parse('{"type":"speaker.order","question_ids":[]}') == (
         protocol.SpeakerOrder(question_ids=[])
     )
+
+
+# -- a console reconnecting during a flood (bench/README.md: moderation during a flood) --------
+
+
+async def test_a_long_queue_still_fits_the_websocket_and_nothing_is_left_out(
+    tree: Any, programme: Programme, lecture: Lecture, moderator: User, viewer: User
+) -> None:
+    from livestream.broadcast import encode
+    from livestream.selectors import STATE_MAX_BYTES, STATE_QUEUE_LIMIT
+
+    def flood() -> list[int]:
+        (asker,) = _askers(tree, programme, 1)
+        long = "人工智能在基层治理中的应用边界在哪里？" * 15  # ~300 characters each
+        Question.objects.bulk_create(
+            Question(lecture=lecture, author=asker, text=f"{i}{long}"[:300], client_id=f"f{i}")
+            for i in range(250)
+        )
+        Question.objects.bulk_create(
+            Question(
+                lecture=lecture,
+                author=asker,
+                text=f"已公开{i}{long}"[:300],
+                client_id=f"p{i}",
+                status="approved",
+            )
+            for i in range(120)
+        )
+        return list(
+            Question.objects.filter(lecture=lecture, status="pending")
+            .order_by("created_at", "pk")
+            .values_list("pk", flat=True)[:STATE_QUEUE_LIMIT]
+        )
+
+    expected = await orm(flood)
+    console = await open_socket(moderator, lecture.pk)
+    assert len(encode(console.state).encode()) <= STATE_MAX_BYTES
+    seen = [q["id"] for q in console.state["queue"]]
+    assert 0 < len(seen) < len(expected)  # what fits; the rest follows at once
+    while len(seen) < len(expected):
+        frame = await console.recv()
+        assert frame["type"] == "moderation.queue" and frame["seq"] == console.state["seq"]
+        seen.append(frame["question"]["id"])
+    assert seen == expected
+    assert console.state["questions"]  # the newest published ones that fit
+    watcher = await open_socket(viewer, lecture.pk)
+    assert len(encode(watcher.state).encode()) <= STATE_MAX_BYTES
+    newest = watcher.state["questions"]
+    assert newest and newest[0]["text"].startswith("已公开119")
+    for client in (console, watcher):
+        await client.close()
+
+
+async def test_a_moderators_console_may_send_more_frames_than_a_viewer(
+    lecture: Lecture, moderator: User, settings: Any
+) -> None:
+    settings.LIVE_FLOOD_FRAMES = 5
+    settings.LIVE_FLOOD_FRAMES_MODERATOR = 30
+    console = await open_socket(moderator, lecture.pk)
+    for _ in range(20):  # a claim and an action per question, ten questions
+        await console.send({"type": "hello"})
+    for _ in range(20):
+        assert (await console.find("state"))["type"] == "state"
+    await console.close()
