@@ -119,6 +119,7 @@ def test_the_verify_page_shows_only_name_level_hours_and_date(
     certificate = certificate_for_year(user=cadre, year=timezone.localtime().year)
     html = client.get(f"/verify/{certificate.serial}/").content.decode()  # no sign-in
     assert "真实有效" in html and cadre.display_name in html
+    assert cadre.unit is not None and cadre.phone
     assert "乡镇（街道）" in html and cadre.unit.name not in html  # the level, never the unit
     assert "4" in html and certificate.serial in html
     assert cadre.phone not in html

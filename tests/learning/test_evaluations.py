@@ -123,12 +123,12 @@ def test_the_report_shows_pass_rate_and_satisfaction_per_unit(
     client.force_login(organiser)
     base = f"/reports/attendance/?lecture={ended.pk}&unit={tree.hangzhou.code}"
     assert "extra=learning" in client.get(base).content.decode()
-    response = client.get(base + "&extra=learning&format=csv")
+    response: Any = client.get(base + "&extra=learning&format=csv")
     body = b"".join(response.streaming_content) if response.streaming else response.content
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     header = rows[0]
-    passed, happy = header.index("测验通过率"), header.index("满意度")
-    by_unit = {r[0]: (r[passed], r[happy]) for r in rows[1:]}
+    pass_col, happy = header.index("测验通过率"), header.index("满意度")
+    by_unit = {r[0]: (r[pass_col], r[happy]) for r in rows[1:]}
     assert by_unit["西湖区"][0].startswith("100") and by_unit["西湖区"][1].startswith("100")
     assert by_unit["余杭区"][0].startswith("100") and by_unit["余杭区"][1] in ("0%", "0.0%", "0")
     assert by_unit["合计"][1].startswith("50")

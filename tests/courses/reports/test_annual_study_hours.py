@@ -7,7 +7,7 @@ import io
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -106,7 +106,7 @@ def test_staff_see_their_unit_and_download_it_all(
     assert "勤学" in html  # 6 of 50: below the target too
     csv = client.get("/reports/study-hours/?year=2026&list=all&format=csv")
     assert csv.status_code == 200
-    text = b"".join(csv.streaming_content).decode("utf-8-sig")
+    text = b"".join(cast(Any, csv).streaming_content).decode("utf-8-sig")
     assert "勤学" in text and "差 44.0 学时" in text
     entry = AuditLog.objects.get(action="report.export.study_hours")
     assert entry.detail["rows"] == 4 and entry.detail["params"]["year"] == 2026
