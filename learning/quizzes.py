@@ -21,9 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from courses.attendance.rules import attendance_test_passed
-from courses.models import Lecture
-from courses.selectors import enrolment_get_active, lecture_is_moderator, user_in_audience
 from learning.models import Quiz, QuizAttempt, QuizChoice, QuizQuestion, QuizResponse
+from livestream.exceptions import LiveError, LiveErrorCode
+from livestream.selectors import room_access_get
 from portal.errors import CodedError
 from portal.models import User
 
@@ -56,27 +56,17 @@ class QuizError(CodedError):
 
 def quiz_for_user(*, user: User, lecture_id: int) -> tuple[Quiz, bool]:
     """The lecture's published test and whether ``user`` moderates it (they may preview an
-    unpublished one). Viewers: the live room's rule (enrolled, or in the audience)."""
-    lecture = (
-        Lecture.objects.select_related("programme", "programme__organiser_unit")
-        .filter(pk=lecture_id)
-        .first()
-    )
-    quiz = Quiz.objects.filter(lecture_id=lecture_id).first() if lecture is not None else None
-    if lecture is None or quiz is None:
+    unpublished one). Who may take it: the live room's rule (``room_access_get``)."""
+    try:
+        access = room_access_get(user=user, lecture_id=lecture_id)
+    except LiveError as error:
+        code = QuizErrorCode.NOT_FOUND if error.code == LiveErrorCode.NOT_FOUND else None
+        raise QuizError(code or QuizErrorCode.FORBIDDEN) from error
+    quiz = Quiz.objects.filter(lecture_id=lecture_id).first()
+    if quiz is None or not (quiz.is_published or access.is_moderator):
         raise QuizError(QuizErrorCode.NOT_FOUND)
-    quiz.lecture = lecture
-    if lecture_is_moderator(user=user, lecture=lecture):
-        return quiz, True
-    allowed = lecture.programme.is_published and (
-        enrolment_get_active(user=user, programme_id=lecture.programme_id) is not None
-        or user_in_audience(user=user, programme=lecture.programme)
-    )
-    if not allowed:
-        raise QuizError(QuizErrorCode.FORBIDDEN)
-    if not quiz.is_published:
-        raise QuizError(QuizErrorCode.NOT_FOUND)
-    return quiz, False
+    quiz.lecture = access.lecture
+    return quiz, access.is_moderator
 
 
 def quiz_opens_at(quiz: Quiz) -> datetime:

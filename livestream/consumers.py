@@ -64,6 +64,14 @@ def _ask(access: RoomAccess, cmd: protocol.Ask) -> dict[str, Any]:
     }
 
 
+# Commands answered by the broadcasts of one room use case (no reply frame of their own).
+_ROOM_USE_CASES: dict[type, Callable[..., Any]] = {
+    protocol.VoteCmd: services.question_vote,
+    protocol.Claim: services.question_claim,
+    protocol.SpeakerOrder: services.speaker_list_set,
+    protocol.Merge: services.question_merge,
+}
+
 _ACKS: dict[int, str] = {}
 _ACKS_MAX = 4096  # distinct totals kept encoded (a lecture's users share few totals)
 
@@ -162,14 +170,14 @@ class LiveRoomConsumer(HubConsumer):
             await self._send(
                 await run_sync(_in_room, use_case=_ask, user=user, seat=seat, cmd=command)
             )
-        elif isinstance(command, protocol.VoteCmd):
+        elif type(command) in _ROOM_USE_CASES:
+            # the command's fields are the use case's keyword arguments
             await run_sync(
                 _in_room,
-                use_case=services.question_vote,
+                use_case=_ROOM_USE_CASES[type(command)],
                 user=user,
                 seat=seat,
-                question_id=command.question_id,
-                up=command.up,
+                **vars(command),
             )
         elif isinstance(command, protocol.Moderate) and command.cluster:
             await run_sync(
@@ -180,24 +188,6 @@ class LiveRoomConsumer(HubConsumer):
                 question_id=command.question_id,
                 reason=command.reason,
             )
-        elif isinstance(command, protocol.Claim):
-            await run_sync(
-                _in_room,
-                use_case=services.question_claim,
-                user=user,
-                seat=seat,
-                question_id=command.question_id,
-                release=command.release,
-                cluster=command.cluster,
-            )
-        elif isinstance(command, protocol.SpeakerOrder):
-            await run_sync(
-                _in_room,
-                use_case=services.speaker_list_set,
-                user=user,
-                seat=seat,
-                question_ids=command.question_ids,
-            )
         elif isinstance(command, protocol.Moderate):
             await run_sync(
                 _in_room,
@@ -207,15 +197,6 @@ class LiveRoomConsumer(HubConsumer):
                 question_id=command.question_id,
                 action=command.action,
                 reason=command.reason,
-            )
-        elif isinstance(command, protocol.Merge):
-            await run_sync(
-                _in_room,
-                use_case=services.question_merge,
-                user=user,
-                seat=seat,
-                question_id=command.question_id,
-                into_id=command.into_id,
             )
         elif isinstance(command, protocol.Heartbeat):
             # on the event loop: no thread hop per heartbeat (bench/README.md)
